@@ -1,0 +1,79 @@
+"""Train several models over several seeds on one dataset; write per-run metrics and a mean ± std table.
+
+Example::
+
+    python benchmarks/compare.py ../shared/data/amazon-scientific --models bpr lightgcn alignrec \\
+        --seeds 1 2 3 --out benchmarks/results/amazon-scientific.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from alignrec import DataConfig, RunConfig, TrainConfig, load_dataset, train
+from alignrec.config import parse_assignments
+from alignrec.io import write_json, write_text
+
+COLUMNS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("data")
+    parser.add_argument("--models", nargs="+", default=["bpr", "lightgcn", "alignrec"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    parser.add_argument("--split", default="auto")
+    parser.add_argument("--rating-threshold", type=float)
+    parser.add_argument("--features", nargs="*", help="modality feature names to load (default: all)")
+    parser.add_argument("--param", action="append", default=[], help="MODEL:NAME=VALUE, e.g. alignrec:knn_k=10")
+    parser.add_argument("--patience", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=1000)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+
+    data = DataConfig(path=args.data, split=args.split, rating_threshold=args.rating_threshold,
+                      features=args.features)
+    dataset = load_dataset(data)
+    runs = []
+    for model in args.models:
+        params = parse_assignments([p.split(":", 1)[1] for p in args.param if p.startswith(f"{model}:")])
+        for seed in args.seeds:
+            config = RunConfig(data=data, model=model, params=params,
+                               train=TrainConfig(seed=seed, patience=args.patience, epochs=args.epochs, progress=False))
+            t0 = time.perf_counter()
+            result = train(config, dataset=dataset)
+            secs = [row["train_seconds"] for row in result.history]
+            runs.append({"model": model, "seed": seed, "params": config.params, "best_epoch": result.best_epoch,
+                         "epochs_run": len(result.history), "valid": result.valid, "test": result.test,
+                         "median_train_seconds_per_epoch": float(np.median(secs)) if secs else 0.0,
+                         "wall_seconds": time.perf_counter() - t0})
+            print(json.dumps({k: runs[-1][k] for k in ("model", "seed", "best_epoch")}
+                             | {c: round(result.test[c], 4) for c in COLUMNS}), flush=True)
+    table = summary_table(runs, args.models)
+    write_json(args.out, {"dataset": dataset.stats(), "data_config": vars(args), "runs": runs})
+    write_text(Path(args.out).with_suffix(".md"), table)
+    print(table)
+
+
+def summary_table(runs: list[dict], models: list[str]) -> str:
+    lines = ["| model | " + " | ".join(f"test {c}" for c in COLUMNS) + " | best epoch | s/epoch |",
+             "|---" * (len(COLUMNS) + 3) + "|"]
+    for model in models:
+        mine = [r for r in runs if r["model"] == model]
+        cells = []
+        for c in COLUMNS:
+            vals = np.array([r["test"][c] for r in mine])
+            cells.append(f"{vals.mean():.4f} ± {vals.std(ddof=1) if len(vals) > 1 else 0:.4f}")
+        epochs = ", ".join(str(r["best_epoch"]) for r in mine)
+        spe = np.median([r["median_train_seconds_per_epoch"] for r in mine])
+        lines.append(f"| {model} | " + " | ".join(cells) + f" | {epochs} | {spe:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

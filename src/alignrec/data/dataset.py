@@ -1,0 +1,262 @@
+"""The :class:`Dataset` every model and evaluator consumes, and :func:`load_dataset` that builds it."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from alignrec.config import DataConfig
+from alignrec.data import readers
+from alignrec.data.split import (
+    TEST,
+    TRAIN,
+    VALID,
+    first_occurrence_mask,
+    k_core_mask,
+    random_split,
+    time_split,
+)
+from alignrec.errors import DataError, DataWarning
+
+FEATURE_SUFFIX = "_feat.npy"
+
+
+@dataclass
+class Dataset:
+    """Indexed interactions split into train / valid / test, plus item content.
+
+    ``train``, ``valid`` and ``test`` are ``int64 [n, 2]`` arrays of ``(user, item)`` indices;
+    ``user_ids[u]`` / ``item_ids[i]`` give the raw IDs of index ``u`` / ``i``.
+    ``features[name]`` is a ``float32 [n_items, d]`` matrix; an all-zero row means the modality is missing.
+    """
+
+    name: str
+    n_users: int
+    n_items: int
+    train: np.ndarray
+    valid: np.ndarray
+    test: np.ndarray
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    features: dict[str, np.ndarray] = field(default_factory=dict)
+    item_text: list[str] | None = None
+    report: dict[str, Any] = field(default_factory=dict)
+
+    def matrix(self, part: str = "train") -> sp.csr_matrix:
+        """Binary ``[n_users, n_items]`` CSR matrix of one split."""
+        pairs = getattr(self, part)
+        data = np.ones(len(pairs), dtype=np.float32)
+        return sp.csr_matrix((data, (pairs[:, 0], pairs[:, 1])), shape=(self.n_users, self.n_items))
+
+    def user_index(self, raw_id: str | int) -> int:
+        """Index of a raw user ID, or a clear error if the dataset has no such user."""
+        hits = np.flatnonzero(self.user_ids.astype(str) == str(raw_id))
+        if not len(hits):
+            raise DataError(f"user {raw_id!r} is not in dataset {self.name!r}")
+        return int(hits[0])
+
+    def item_popularity(self) -> np.ndarray:
+        """Training interactions per item, ``int64 [n_items]``."""
+        return np.bincount(self.train[:, 1], minlength=self.n_items)
+
+    def unified_feature(self, name: str | None = None) -> np.ndarray:
+        """One ``[n_items, d]`` content matrix for the models.
+
+        ``name`` picks a modality; ``None`` uses ``"unified"`` when present, else the row-wise
+        concatenation of the L2-normalised modality features (missing rows stay zero).
+        """
+        if not self.features:
+            raise DataError(f"dataset {self.name!r} has no item features; give *_feat.npy files or encode content")
+        if name is not None:
+            if name not in self.features:
+                raise DataError(f"dataset {self.name!r} has no feature {name!r}; it has {sorted(self.features)}")
+            return self.features[name]
+        if "unified" in self.features:
+            return self.features["unified"]
+        return concat_normalised([self.features[k] for k in sorted(self.features)])
+
+    def stats(self) -> dict[str, Any]:
+        n_inter = len(self.train) + len(self.valid) + len(self.test)
+        per_user = np.bincount(self.train[:, 0], minlength=self.n_users)
+        return {
+            "name": self.name,
+            "users": self.n_users,
+            "items": self.n_items,
+            "interactions": n_inter,
+            "train": len(self.train),
+            "valid": len(self.valid),
+            "test": len(self.test),
+            "density": n_inter / max(1, self.n_users * self.n_items),
+            "train_per_user_median": float(np.median(per_user)) if self.n_users else 0.0,
+            "items_without_train_interactions": int((self.item_popularity() == 0).sum()),
+            "features": {k: list(v.shape) for k, v in self.features.items()},
+            "has_item_text": self.item_text is not None,
+        }
+
+
+def concat_normalised(mats: list[np.ndarray]) -> np.ndarray:
+    """Row-wise concatenation of L2-normalised matrices (zero rows stay zero)."""
+    parts = []
+    for m in mats:
+        norms = np.linalg.norm(m, axis=1, keepdims=True)
+        parts.append(m / np.where(norms > 0, norms, 1.0))
+    return np.concatenate(parts, axis=1).astype(np.float32)
+
+
+def detect_format(folder: Path) -> str:
+    inter = list(folder.glob("*.inter"))
+    if not inter:
+        raise DataError(f"{folder}: no .inter file found")
+    if len(inter) > 1:
+        raise DataError(f"{folder}: several .inter files {sorted(p.name for p in inter)}; keep one per folder")
+    header = inter[0].open(encoding="utf-8", errors="replace").readline()
+    return "recbole" if ":" in header else "mmrec"
+
+
+def interaction_file(folder: Path) -> Path:
+    if not folder.is_dir():
+        raise DataError(f"{folder}: dataset folder not found")
+    files = sorted(folder.glob("*.inter"))
+    if not files:
+        raise DataError(f"{folder}: no .inter file found")
+    if len(files) > 1:
+        raise DataError(f"{folder}: several .inter files {[p.name for p in files]}; keep one per folder")
+    return files[0]
+
+
+def build_dataset(config: DataConfig) -> Dataset:
+    """Read, validate, filter, index and split a dataset folder (no cache; see :func:`load_dataset`)."""
+    folder = Path(config.path)
+    inter_path = interaction_file(folder)
+    fmt = detect_format(folder) if config.format == "auto" else config.format
+    read = readers.read_mmrec_interactions if fmt == "mmrec" else readers.read_recbole_interactions
+    raw = read(inter_path)
+    report: dict[str, Any] = {"format": fmt, "rows_read": len(raw.users)}
+    # The item catalogue is fixed before any filtering, because feature-matrix rows follow it.
+    item_ids, items = _index_items(raw, folder)
+    n_items = len(item_ids)
+
+    if config.rating_threshold is not None:
+        if raw.ratings is None:
+            raise DataError(f"{inter_path}: rating_threshold is set but the file has no rating column")
+        above = raw.ratings >= config.rating_threshold
+        report["rows_below_rating_threshold"] = int((~above).sum())
+        raw, items = raw.take(above), items[above]
+    user_ids, users = np.unique(raw.users.astype(np.int64) if raw.numeric_ids else raw.users.astype(str),
+                                return_inverse=True)
+
+    first = first_occurrence_mask(users, items, n_items)
+    n_dup = int((~first).sum())
+    if n_dup:
+        dup_line = int(raw.lines[np.flatnonzero(~first)[0]])
+        warnings.warn(f"{inter_path}: {n_dup} duplicate (user, item) row(s) removed, first at line {dup_line}; "
+                      "the first occurrence is kept", DataWarning, stacklevel=2)
+    report["duplicates_removed"] = n_dup
+    keep = first & k_core_mask(users, items, config.k_core)
+    report["rows_removed_by_k_core"] = int((first & ~keep).sum())
+    users, items, raw = users[keep], items[keep], raw.take(keep)
+    if len(users) == 0:
+        raise DataError(f"{inter_path}: no interactions left after filtering (rating threshold / k-core)")
+
+    labels = _split_labels(config, raw, users, inter_path)
+    report["split"] = _resolved_split(config, raw)
+
+    train_mask = labels == TRAIN
+    if not train_mask.any():
+        raise DataError(f"{inter_path}: the train split is empty (no row has x_label 0 / no user has 3+ interactions)")
+    seen = np.zeros(len(user_ids), dtype=bool)
+    seen[users[train_mask]] = True
+    unseen = ~seen[users] & ~train_mask
+    for part, label in (("valid", VALID), ("test", TEST)):
+        n_drop = int((unseen & (labels == label)).sum())
+        report[f"{part}_rows_dropped_unseen_user"] = n_drop
+        if n_drop:
+            warnings.warn(f"{inter_path}: {n_drop} {part} interaction(s) of users with no training interaction "
+                          "were dropped", DataWarning, stacklevel=2)
+    keep = ~unseen
+    users, items, labels = users[keep], items[keep], labels[keep]
+
+    # Re-number users so that every user has training data.
+    kept_users = np.unique(users)
+    remap = np.full(len(user_ids), -1, dtype=np.int64)
+    remap[kept_users] = np.arange(len(kept_users))
+    users, user_ids = remap[users], user_ids[kept_users]
+
+    pairs = np.stack([users, items], axis=1).astype(np.int64)
+    dataset = Dataset(
+        name=folder.name,
+        n_users=len(user_ids),
+        n_items=n_items,
+        train=pairs[labels == TRAIN],
+        valid=pairs[labels == VALID],
+        test=pairs[labels == TEST],
+        user_ids=user_ids.astype(str),
+        item_ids=item_ids.astype(str),
+        report=report,
+    )
+    _attach_content(dataset, folder, fmt, config)
+    return dataset
+
+
+def _index_items(raw: readers.RawInteractions, folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Catalogue and per-row item index.
+
+    MMRec: item ``i`` is row ``i`` of every feature matrix, so the catalogue is ``0..max(itemID)``.
+    RecBole: the order of the ``.item`` file, then items found only in the ``.inter`` file (sorted).
+    """
+    if raw.numeric_ids:
+        n_items = int(raw.items.max()) + 1
+        return np.arange(n_items).astype(str), raw.items.astype(np.int64)
+    tokens = raw.items.astype(str)
+    item_files = sorted(folder.glob("*.item"))
+    listed = readers.read_recbole_item_tokens(item_files[0]) if item_files else np.array([], dtype=str)
+    extra = np.setdiff1d(np.unique(tokens), listed)
+    catalogue = np.concatenate([listed, extra]).astype(str)
+    index = pd.Index(catalogue)
+    if not index.is_unique:
+        dup = index[index.duplicated()][0]
+        raise DataError(f"{item_files[0]}: item_id {dup!r} appears more than once")
+    return catalogue, index.get_indexer(tokens).astype(np.int64)
+
+
+def _resolved_split(config: DataConfig, raw: readers.RawInteractions) -> str:
+    if config.split != "auto":
+        return config.split
+    return "labels" if raw.labels is not None else "random"
+
+
+def _split_labels(config: DataConfig, raw: readers.RawInteractions, users: np.ndarray, path: Path) -> np.ndarray:
+    split = _resolved_split(config, raw)
+    if split == "labels":
+        if raw.labels is None:
+            raise DataError(f"{path}: split 'labels' needs an x_label column")
+        return raw.labels
+    if split == "time":
+        if raw.timestamps is None:
+            raise DataError(f"{path}: split 'time' needs a timestamp column")
+        return time_split(users, raw.timestamps)
+    return random_split(users, config.seed)
+
+
+def _attach_content(dataset: Dataset, folder: Path, fmt: str, config: DataConfig) -> None:
+    names = sorted(p.name[: -len(FEATURE_SUFFIX)] for p in folder.glob(f"*{FEATURE_SUFFIX}"))
+    if config.features is not None:
+        missing = [n for n in config.features if n not in names]
+        if missing:
+            raise DataError(f"{folder}: feature(s) {missing} not found; available: {names}")
+        names = list(config.features)
+    for name in names:
+        dataset.features[name] = readers.load_feature_matrix(folder / f"{name}{FEATURE_SUFFIX}", dataset.n_items)
+    if fmt == "mmrec" and (folder / "items.tsv").is_file():
+        text = readers.read_mmrec_item_text(folder / "items.tsv")
+        dataset.item_text = [text.get(i, "") for i in range(dataset.n_items)]
+    item_files = sorted(folder.glob("*.item"))
+    if fmt == "recbole" and item_files:
+        text = readers.read_recbole_item_text(item_files[0], config.text_fields)
+        dataset.item_text = [text.get(i, "") for i in dataset.item_ids]

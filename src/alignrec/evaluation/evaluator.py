@@ -1,0 +1,70 @@
+"""Full-ranking evaluation: every item is a candidate, the user's training items are excluded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from alignrec.evaluation.metrics import per_user_metrics
+
+ScoreFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+def top_k_items(
+    score_fn: ScoreFn,
+    users: np.ndarray,
+    exclude: sp.csr_matrix,
+    k: int,
+    batch_size: int = 2048,
+    device: torch.device | str = "cpu",
+) -> np.ndarray:
+    """Top ``k`` item indices per user, ``int64 [len(users), k]``, with ``exclude``'s items ranked last.
+
+    Users are scored in batches of ``batch_size`` so memory stays ``batch_size x n_items``.
+    """
+    out = np.empty((len(users), k), dtype=np.int64)
+    for start in range(0, len(users), batch_size):
+        batch = users[start:start + batch_size]
+        scores = score_fn(torch.as_tensor(batch, dtype=torch.long, device=device)).float()
+        rows = exclude[batch]
+        row_idx = np.repeat(np.arange(len(batch)), np.diff(rows.indptr))
+        dev = scores.device
+        scores[torch.as_tensor(row_idx, device=dev), torch.as_tensor(rows.indices, device=dev)] = -torch.inf
+        out[start:start + len(batch)] = torch.topk(scores, k, dim=1).indices.cpu().numpy()
+    return out
+
+
+def hit_matrix(top_items: np.ndarray, users: np.ndarray, truth: sp.csr_matrix) -> np.ndarray:
+    """``bool [len(users), k]``: whether each recommended item is in the user's row of ``truth``."""
+    coo = truth.tocoo()
+    n_items = truth.shape[1]
+    truth_keys = np.sort(coo.row.astype(np.int64) * n_items + coo.col)
+    keys = users[:, None].astype(np.int64) * n_items + top_items
+    pos = np.searchsorted(truth_keys, keys).clip(max=max(len(truth_keys) - 1, 0))
+    return truth_keys[pos] == keys if len(truth_keys) else np.zeros(keys.shape, dtype=bool)
+
+
+def evaluate_scores(
+    score_fn: ScoreFn,
+    truth: sp.csr_matrix,
+    exclude: sp.csr_matrix,
+    ks: list[int],
+    batch_size: int = 2048,
+    device: torch.device | str = "cpu",
+) -> tuple[dict[str, float], dict[str, np.ndarray], np.ndarray]:
+    """Evaluate every user with at least one item in ``truth``.
+
+    Returns (metrics averaged over users, per-user metrics, the evaluated user indices).
+    """
+    n_relevant = np.diff(truth.indptr)
+    users = np.flatnonzero(n_relevant > 0)
+    if len(users) == 0:
+        return {}, {}, users
+    top = top_k_items(score_fn, users, exclude, max(ks), batch_size, device)
+    hits = hit_matrix(top, users, truth)
+    per_user = per_user_metrics(hits, n_relevant[users], ks)
+    means = {name: float(values.mean()) for name, values in per_user.items()}
+    return means, per_user, users

@@ -1,0 +1,62 @@
+"""LightGCN: linear propagation of ID embeddings over the normalised user-item graph.
+
+He, Deng, Wang, Li, Zhang, Wang, "LightGCN: Simplifying and Powering Graph Convolution Network for
+Recommendation", SIGIR 2020.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from alignrec.data import Dataset
+from alignrec.models.base import Recommender, register
+from alignrec.models.graph import normalized_bipartite, to_torch_csr
+from alignrec.models.losses import bpr_loss, l2_reg
+
+
+@dataclass
+class LightGCNParams:
+    embedding_dim: int = 64
+    n_layers: int = 2
+    reg_weight: float = 1e-4
+
+
+def propagate_mean(adj: torch.Tensor, ego: torch.Tensor, n_layers: int) -> torch.Tensor:
+    """Mean of ``[ego, A ego, A^2 ego, ...]`` over ``n_layers + 1`` terms."""
+    out, x = ego, ego
+    for _ in range(n_layers):
+        x = torch.sparse.mm(adj, x)
+        out = out + x
+    return out / (n_layers + 1)
+
+
+@register
+class LightGCN(Recommender):
+    """ID embeddings ``[n_users + n_items, d]`` averaged over ``n_layers`` graph propagations."""
+
+    name = "lightgcn"
+    Params = LightGCNParams
+
+    def __init__(self, dataset: Dataset, params: LightGCNParams) -> None:
+        super().__init__(dataset, params)
+        self.user_emb = nn.Embedding(self.n_users, params.embedding_dim)
+        self.item_emb = nn.Embedding(self.n_items, params.embedding_dim)
+        nn.init.xavier_uniform_(self.user_emb.weight)
+        nn.init.xavier_uniform_(self.item_emb.weight)
+        self.register_buffer("adj", to_torch_csr(normalized_bipartite(dataset.train, self.n_users, self.n_items)),
+                             persistent=False)
+
+    def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        ego = torch.cat([self.user_emb.weight, self.item_emb.weight])
+        out = propagate_mean(self.adj, ego, self.params.n_layers)
+        return out[: self.n_users], out[self.n_users:]
+
+    def loss(self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> dict[str, torch.Tensor]:
+        user_all, item_all = self.embeddings()
+        u, p, n = user_all[users], item_all[pos], item_all[neg]
+        bpr = bpr_loss((u * p).sum(1), (u * n).sum(1))
+        reg = self.params.reg_weight * l2_reg(self.user_emb(users), self.item_emb(pos), self.item_emb(neg))
+        return {"loss": bpr + reg, "bpr": bpr, "reg": reg}

@@ -1,0 +1,42 @@
+"""Loss terms as pure functions of embeddings, so each can be tested alone."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def bpr_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor) -> torch.Tensor:
+    """``-mean log sigmoid(pos - neg)`` (Rendle et al., UAI 2009)."""
+    return -nn.functional.logsigmoid(pos_scores - neg_scores).mean()
+
+
+def l2_reg(*embeddings: torch.Tensor) -> torch.Tensor:
+    """``1/2 * sum of squared norms / batch size``."""
+    batch = embeddings[0].shape[0]
+    return 0.5 * sum(e.pow(2).sum() for e in embeddings) / batch
+
+
+def info_nce(anchor: torch.Tensor, positive: torch.Tensor, temperature: float) -> torch.Tensor:
+    """One-directional InfoNCE with in-batch negatives over L2-normalised rows (van den Oord et al., 2018)."""
+    a = nn.functional.normalize(anchor, dim=1)
+    p = nn.functional.normalize(positive, dim=1)
+    logits = a @ p.T / temperature
+    return nn.functional.cross_entropy(logits, torch.arange(len(a), device=a.device))
+
+
+def similarity_gap(h: torch.Tensor, f0: torch.Tensor, f0_gram_sq_norm: torch.Tensor | None = None) -> torch.Tensor:
+    """``‖H Hᵀ − F0 F0ᵀ‖_F`` without forming the ``B x B`` matrices.
+
+    Uses ``‖HHᵀ − GGᵀ‖² = ‖HᵀH‖² − 2‖GᵀH‖² + ‖GᵀG‖²`` (with ``G = F0``), which costs
+    ``B·d·(d_h + d_f)`` instead of ``B²·(d_h + d_f)``. ``f0_gram_sq_norm`` may pass ``‖F0 F0ᵀ‖²`` when the
+    caller has it cheaper (it carries no gradient). Rows of ``f0`` should be L2-normalised so that
+    ``F0 F0ᵀ`` is the cosine similarity.
+    """
+    h64, f64 = h.double(), f0.double()
+    if f0_gram_sq_norm is None:
+        with torch.no_grad():
+            small = f64.T @ f64 if f64.shape[1] < f64.shape[0] else f64 @ f64.T
+            f0_gram_sq_norm = small.pow(2).sum()
+    squared = (h64.T @ h64).pow(2).sum() - 2 * (f64.T @ h64).pow(2).sum() + f0_gram_sq_norm.double()
+    return squared.clamp_min(1e-12).sqrt().to(h.dtype)
