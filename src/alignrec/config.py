@@ -24,7 +24,8 @@ class DataConfig:
 
     ``split``: ``labels`` uses the file's ``x_label`` column (0 train, 1 valid, 2 test); ``random`` is a
     seeded 8:1:1 split per user; ``time`` is leave-last-two-out by timestamp; ``auto`` picks ``labels``
-    when the file has them and ``random`` otherwise.
+    when the file has them and ``random`` otherwise. ``cold_item_fraction`` > 0 then moves every
+    interaction of that share of the items out of training (see :mod:`alignrec.data.cold_start`).
     """
 
     path: str = ""
@@ -36,9 +37,12 @@ class DataConfig:
     features: list[str] | None = None
     text_fields: list[str] | None = None
     cache_dir: str | None = None
+    cold_item_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         _choice("data.format", self.format, FORMATS)
+        if not 0.0 <= self.cold_item_fraction < 1.0:
+            raise ConfigError(f"data.cold_item_fraction must be in [0, 1), got {self.cold_item_fraction}")
         _choice("data.split", self.split, SPLITS)
         if self.k_core < 0:
             raise ConfigError(f"data.k_core must be >= 0, got {self.k_core}")

@@ -13,7 +13,8 @@ import warnings
 
 from alignrec.errors import AlignRecError, DataWarning
 
-COMMANDS = ["train", "evaluate", "recommend", "data", "models", "quickstart"]
+COMMANDS = ["train", "evaluate", "recommend", "data", "models", "quickstart", "features", "compare", "report",
+            "encode", "pretrain", "run"]
 
 EPILOG = """examples:
   alignrec quickstart

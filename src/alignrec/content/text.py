@@ -45,3 +45,31 @@ def encode_texts(
         out[present] = model.encode(chosen, batch_size=batch_size, show_progress_bar=progress,
                                     convert_to_numpy=True, normalize_embeddings=True)
     return out
+
+
+class SentenceTextEncoder:
+    """A sentence-transformers model on disk as a content encoder (default: all-MiniLM-L6-v2).
+
+    Reimers & Gurevych, "Sentence-BERT", EMNLP 2019; all-MiniLM-L6-v2 distils MiniLM (Wang et al., NeurIPS 2020).
+    """
+
+    kind = "text"
+
+    def __init__(self, model_dir: str | Path | None = None) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise ConfigError("text encoding needs sentence-transformers: pip install 'alignrec[text]'") from exc
+        folder = Path(model_dir) if model_dir is not None else default_text_model_dir()
+        if not folder.is_dir():
+            raise ConfigError(f"{folder}: sentence-transformers model folder not found")
+        self.name = "all-MiniLM-L6-v2" if model_dir is None else f"sentence-transformers:{folder.resolve()}"
+        self.model = SentenceTransformer(str(folder), device="cpu")
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return self.model.encode(texts, batch_size=len(texts), show_progress_bar=False, convert_to_numpy=True,
+                                 normalize_embeddings=True).astype(np.float32)

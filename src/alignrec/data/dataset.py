@@ -13,6 +13,7 @@ import scipy.sparse as sp
 
 from alignrec.config import DataConfig
 from alignrec.data import readers
+from alignrec.data.cold_start import cold_item_split
 from alignrec.data.split import (
     TEST,
     TRAIN,
@@ -166,6 +167,9 @@ def build_dataset(config: DataConfig) -> Dataset:
 
     labels = _split_labels(config, raw, users, inter_path)
     report["split"] = _resolved_split(config, raw)
+    if config.cold_item_fraction > 0:
+        labels, cold = cold_item_split(items, labels, config.cold_item_fraction, config.seed)
+        report["cold_items"] = len(cold)
 
     train_mask = labels == TRAIN
     if not train_mask.any():

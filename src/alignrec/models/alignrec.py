@@ -22,7 +22,7 @@ from torch import nn
 
 from alignrec.data import Dataset
 from alignrec.models.base import Recommender, register
-from alignrec.models.graph import cosine_knn_graph, normalized_bipartite, normalized_user_item, to_torch_csr
+from alignrec.models.graph import SparseOperator, cosine_knn_graph, normalized_bipartite, normalized_user_item
 from alignrec.models.lightgcn import propagate_mean
 from alignrec.models.losses import bpr_loss, info_nce, l2_reg, similarity_gap
 
@@ -82,11 +82,9 @@ class AlignRec(Recommender):
         # it is a cheap quadratic form in the batch's item counts.
         gram_sq = (feature0 @ feature0.T).pow(2) if self.n_items <= GRAM_CACHE_MAX_ITEMS else torch.empty(0)
         self.register_buffer("feature_gram_sq", gram_sq, persistent=False)
-        self.register_buffer("adj", to_torch_csr(normalized_bipartite(dataset.train, self.n_users, self.n_items)),
-                             persistent=False)
-        self.register_buffer("user_item", to_torch_csr(normalized_user_item(dataset.train, self.n_users,
-                                                                            self.n_items)), persistent=False)
-        self.register_buffer("item_graph", to_torch_csr(cosine_knn_graph(feature, params.knn_k)), persistent=False)
+        self.adj = SparseOperator(normalized_bipartite(dataset.train, self.n_users, self.n_items), symmetric=True)
+        self.user_item = SparseOperator(normalized_user_item(dataset.train, self.n_users, self.n_items))
+        self.item_graph = SparseOperator(cosine_knn_graph(feature, params.knn_k))
 
     def forward_all(self) -> AlignRecOutputs:
         ego = torch.cat([self.user_emb.weight, self.item_emb.weight])
@@ -95,8 +93,8 @@ class AlignRec(Recommender):
         content = self.project(self.norm(self.feature))
         h = self.item_emb.weight * torch.sigmoid(self.gate(content))
         for _ in range(self.params.n_item_layers):
-            h = torch.sparse.mm(self.item_graph, h)
-        user_content = torch.sparse.mm(self.user_item, h)
+            h = self.item_graph(h)
+        user_content = self.user_item(h)
         return AlignRecOutputs(user_id + user_content, item_id + h, user_id, item_id, user_content, h)
 
     def target_sq_norm(self, items: torch.Tensor) -> torch.Tensor | None:

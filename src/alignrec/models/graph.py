@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -10,12 +12,14 @@ import torch
 def to_torch_csr(matrix: sp.spmatrix) -> torch.Tensor:
     csr = sp.csr_matrix(matrix, dtype=np.float32)
     csr.sort_indices()
-    return torch.sparse_csr_tensor(
-        torch.from_numpy(csr.indptr.astype(np.int64)),
-        torch.from_numpy(csr.indices.astype(np.int64)),
-        torch.from_numpy(csr.data),
-        size=csr.shape,
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch's "sparse CSR is beta" notice
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(csr.indptr.astype(np.int64)),
+            torch.from_numpy(csr.indices.astype(np.int64)),
+            torch.from_numpy(csr.data),
+            size=csr.shape,
+        )
 
 
 def _inv_sqrt(degree: np.ndarray) -> np.ndarray:
@@ -62,3 +66,34 @@ def cosine_knn_graph(features: np.ndarray, k: int, chunk: int = 4096) -> sp.csr_
     adj = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
     d = sp.diags(_inv_sqrt(np.asarray(adj.sum(axis=1)).ravel()))
     return (d @ adj @ d).tocsr()
+
+
+class _SparseMatmul(torch.autograd.Function):
+    """``A @ x`` whose backward uses a precomputed ``Aᵀ`` (torch would re-sort A's indices every call)."""
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor, a_t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.a_t = a_t
+        return torch.sparse.mm(a, x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[None, None, torch.Tensor]:  # type: ignore[override]
+        return None, None, torch.sparse.mm(ctx.a_t, grad)
+
+
+class SparseOperator(torch.nn.Module):
+    """A fixed sparse matrix that multiplies dense tensors, with a fast backward.
+
+    ``symmetric=True`` skips storing the transpose (for ``D^-1/2 A D^-1/2`` of an undirected graph).
+    """
+
+    def __init__(self, matrix: sp.spmatrix, symmetric: bool = False) -> None:
+        super().__init__()
+        self.symmetric = symmetric
+        self.register_buffer("a", to_torch_csr(matrix), persistent=False)
+        self.register_buffer("a_t", self.a if symmetric else to_torch_csr(sp.csr_matrix(matrix).T), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not x.requires_grad:
+            return torch.sparse.mm(self.a, x)
+        return _SparseMatmul.apply(self.a, self.a_t, x)

@@ -13,7 +13,7 @@ from torch import nn
 
 from alignrec.data import Dataset
 from alignrec.models.base import Recommender, register
-from alignrec.models.graph import normalized_bipartite, to_torch_csr
+from alignrec.models.graph import SparseOperator, normalized_bipartite
 from alignrec.models.losses import bpr_loss, l2_reg
 
 
@@ -24,11 +24,11 @@ class LightGCNParams:
     reg_weight: float = 1e-4
 
 
-def propagate_mean(adj: torch.Tensor, ego: torch.Tensor, n_layers: int) -> torch.Tensor:
+def propagate_mean(adj: SparseOperator, ego: torch.Tensor, n_layers: int) -> torch.Tensor:
     """Mean of ``[ego, A ego, A^2 ego, ...]`` over ``n_layers + 1`` terms."""
     out, x = ego, ego
     for _ in range(n_layers):
-        x = torch.sparse.mm(adj, x)
+        x = adj(x)
         out = out + x
     return out / (n_layers + 1)
 
@@ -46,8 +46,7 @@ class LightGCN(Recommender):
         self.item_emb = nn.Embedding(self.n_items, params.embedding_dim)
         nn.init.xavier_uniform_(self.user_emb.weight)
         nn.init.xavier_uniform_(self.item_emb.weight)
-        self.register_buffer("adj", to_torch_csr(normalized_bipartite(dataset.train, self.n_users, self.n_items)),
-                             persistent=False)
+        self.adj = SparseOperator(normalized_bipartite(dataset.train, self.n_users, self.n_items), symmetric=True)
 
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         ego = torch.cat([self.user_emb.weight, self.item_emb.weight])

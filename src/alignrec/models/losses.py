@@ -19,9 +19,9 @@ def l2_reg(*embeddings: torch.Tensor) -> torch.Tensor:
 
 def info_nce(anchor: torch.Tensor, positive: torch.Tensor, temperature: float) -> torch.Tensor:
     """One-directional InfoNCE with in-batch negatives over L2-normalised rows (van den Oord et al., 2018)."""
-    a = nn.functional.normalize(anchor, dim=1)
+    a = nn.functional.normalize(anchor, dim=1) / temperature  # scale B x d rows, not the B x B logits
     p = nn.functional.normalize(positive, dim=1)
-    logits = a @ p.T / temperature
+    logits = a @ p.T
     return nn.functional.cross_entropy(logits, torch.arange(len(a), device=a.device))
 
 

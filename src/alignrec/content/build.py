@@ -1,0 +1,116 @@
+"""File-level steps shared by the CLI and the pipeline: derived dataset folders, encoding, pre-training outputs.
+
+A *derived dataset folder* holds symbolic links to the source folder's files (no copies) plus the new feature
+files, so :func:`alignrec.load_dataset` reads it like any dataset folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from alignrec.content.encode import encode_images_cached, encode_texts_cached
+from alignrec.content.importers import ItemContent
+from alignrec.content.pretrain import PretrainConfig, PretrainResult, pretrain
+from alignrec.content.registry import build_encoder, encoder_kind
+from alignrec.data.dataset import FEATURE_SUFFIX, Dataset
+from alignrec.errors import ConfigError
+from alignrec.io import atomic_path, write_json, write_text
+
+log = logging.getLogger("alignrec.content")
+UNIFIED = "unified"
+
+
+def save_npy(path: Path, array: np.ndarray) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, array)
+
+
+def file_stamp(paths: list[Path]) -> str:
+    """Hash of names, sizes and modification times: changes when any input file changes."""
+    rows = []
+    for p in sorted(paths):
+        st = p.stat()
+        rows.append((str(p.resolve()), st.st_size, st.st_mtime_ns))
+    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:20]
+
+
+def derive_folder(source: str | Path, target: str | Path, skip_features: tuple[str, ...] = (UNIFIED,)) -> Path:
+    """Link every file of ``source`` into ``target`` (except ``<name>_feat.npy`` for names in ``skip_features``)."""
+    source, target = Path(source).resolve(), Path(target)
+    if not source.is_dir():
+        raise ConfigError(f"{source}: dataset folder not found")
+    target.mkdir(parents=True, exist_ok=True)
+    skip = {f"{name}{FEATURE_SUFFIX}" for name in skip_features}
+    for path in sorted(source.iterdir()):
+        if not path.is_file() or path.name.startswith(".") or path.name in skip:
+            continue
+        link = target / path.name
+        if link.is_symlink() or link.exists():
+            if link.is_symlink() and link.resolve() == path:
+                continue
+            link.unlink()
+        os.symlink(path, link)
+    return target
+
+
+def encode_content(content: ItemContent, out_dir: str | Path, encoders: dict[str, str],
+                   cache_dir: str | Path | None = None, batch_size: int = 32, progress: bool = True
+                   ) -> dict[str, Any]:
+    """Encode ``content`` with ``encoders`` (modality name -> spec) into ``out_dir/<name>_feat.npy``.
+
+    Also writes ``<name>_mask.npy`` (1 = present) and ``encode_report.json``; returns the report.
+    """
+    out = Path(out_dir)
+    report: dict[str, Any] = {}
+    for name, spec in encoders.items():
+        kind = encoder_kind(spec)
+        encoder = build_encoder(spec)
+        cache = Path(cache_dir) / hashlib.sha1(encoder.name.encode()).hexdigest()[:12] if cache_dir else None
+        if kind == "text":
+            result = encode_texts_cached(content.texts, encoder, cache, max(batch_size, 64), progress)
+        else:
+            result = encode_images_cached(list(content.images), encoder, cache, batch_size, progress)
+        save_npy(out / f"{name}{FEATURE_SUFFIX}", result.matrix)
+        save_npy(out / f"{name}_mask.npy", result.mask.astype(np.uint8))
+        report[name] = {**result.report, "spec": spec, "dim": int(result.matrix.shape[1])}
+    write_json(out / "encode_report.json", report)
+    return report
+
+
+def modality_features(dataset: Dataset) -> dict[str, np.ndarray]:
+    """The dataset's modality matrices, without a previous unified feature."""
+    return {k: v for k, v in dataset.features.items() if k != UNIFIED}
+
+
+def write_pretrain_outputs(result: PretrainResult, feature_dir: str | Path, log_dir: str | Path,
+                           extra: dict[str, Any] | None = None) -> Path:
+    """``feature_dir/unified_feat.npy`` (atomic), ``log_dir/mmenc.pt``, ``pretrain_log.jsonl``, ``pretrain.json``."""
+    feature_dir, log_dir = Path(feature_dir), Path(log_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(log_dir / "mmenc.pt") as tmp:
+        torch.save({"model": result.model.state_dict(), "config": result.config, "dims": result.model.dims}, tmp)
+    write_text(log_dir / "pretrain_log.jsonl", "".join(json.dumps(row) + "\n" for row in result.history))
+    target = feature_dir / f"{UNIFIED}{FEATURE_SUFFIX}"
+    save_npy(target, result.unified)
+    write_json(log_dir / "pretrain.json", {"best_epoch": result.best_epoch, "epochs_run": len(result.history),
+                                           "config": result.config, "unified": str(target),
+                                           "shape": list(result.unified.shape), **(extra or {})})
+    return target
+
+
+def pretrain_dataset(dataset: Dataset, config: PretrainConfig, feature_dir: str | Path, log_dir: str | Path,
+                     progress: bool = True) -> Path:
+    """Pre-train MMEnc on ``dataset``'s modality features and write the outputs; return the unified file."""
+    features = modality_features(dataset)
+    needs_data = config.collaborative or config.select == "valid"
+    result = pretrain(features, config, dataset if needs_data else None, progress)
+    return write_pretrain_outputs(result, feature_dir, log_dir, {"dataset": dataset.name,
+                                                                "modalities": sorted(features)})

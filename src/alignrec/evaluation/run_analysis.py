@@ -1,0 +1,98 @@
+"""Everything the report and ``compare`` need from one run directory, computed from its best checkpoint."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from alignrec.data import Dataset
+from alignrec.evaluation.beyond import beyond_accuracy, can_score_unseen_items, cold_items, cold_start_metrics
+from alignrec.evaluation.evaluator import hit_matrix, top_k_items
+from alignrec.evaluation.metrics import per_user_metrics
+from alignrec.evaluation.slices import activity_slices, popularity_labels, popularity_slices
+from alignrec.io import read_json
+from alignrec.serving import load_run
+from alignrec.training import rundir
+
+
+@dataclass
+class RunAnalysis:
+    """Test-split results of one run: per-user metrics, beyond-accuracy, slices, cold start, embeddings."""
+
+    name: str
+    run_dir: Path
+    config: dict[str, Any]
+    dataset_card: dict[str, Any]
+    history: list[dict[str, Any]]
+    saved_metrics: dict[str, Any]
+    best_epoch: int
+    ks: list[int]
+    means: dict[str, float]
+    per_user: dict[str, np.ndarray]
+    users: np.ndarray
+    beyond: dict[str, float]
+    activity: dict[str, dict[str, float]]
+    popularity: dict[str, dict[str, float]]
+    cold_start: dict[str, float] = field(default_factory=dict)
+    cold_users: int = 0
+    cold_candidates: int = 0
+    item_embeddings: np.ndarray | None = None
+    item_popularity: np.ndarray | None = None
+
+
+def read_history(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / rundir.EPOCHS
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def ranked_lists(model: torch.nn.Module, dataset: Dataset, part: str, k: int,
+                 batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """(users with a ``part`` interaction, their top-``k`` items with training items excluded)."""
+    truth = dataset.matrix(part)
+    users = np.flatnonzero(np.diff(truth.indptr) > 0)
+    model.eval()
+    with torch.no_grad():
+        top = top_k_items(model.score, users, dataset.matrix("train"), k, batch_size)
+    return users, top
+
+
+def analyse_run(run_dir: str | Path, part: str = "test", dataset: Dataset | None = None) -> RunAnalysis:
+    """Load ``run_dir`` and compute every evaluation of the report on ``part``."""
+    run_dir = Path(run_dir)
+    loaded = load_run(run_dir, dataset)
+    ds, model, ks = loaded.dataset, loaded.model, loaded.config.topk
+    users, top = ranked_lists(model, ds, part, max(ks))
+    truth = ds.matrix(part)
+    per_user = per_user_metrics(hit_matrix(top, users, truth), np.diff(truth.indptr)[users], ks)
+    popularity = ds.item_popularity()
+    train_counts = np.bincount(ds.train[:, 0], minlength=ds.n_users)
+    cold, cold_users = ({}, 0)
+    if can_score_unseen_items(model):
+        cold, cold_users = cold_start_metrics(model.score, ds, part, ks)
+    item_emb = None
+    if hasattr(model, "embeddings"):
+        try:
+            with torch.no_grad():
+                item_emb = model.embeddings()[1].detach().cpu().numpy()
+        except NotImplementedError:
+            item_emb = None
+    card_path = run_dir / rundir.DATASET
+    card = read_json(card_path) if card_path.is_file() else {"stats": ds.stats(), "report": ds.report}
+    saved = read_json(run_dir / rundir.METRICS) if (run_dir / rundir.METRICS).is_file() else {}
+    return RunAnalysis(
+        name=run_dir.name, run_dir=run_dir, config=loaded.config.to_dict(), dataset_card=card,
+        history=read_history(run_dir), saved_metrics=saved, best_epoch=loaded.best_epoch, ks=ks,
+        means={m: float(v.mean()) for m, v in per_user.items()}, per_user=per_user, users=users,
+        beyond=beyond_accuracy(top, popularity, ks),
+        activity=activity_slices(per_user, users, train_counts),
+        popularity=popularity_slices(top, users, truth, popularity_labels(popularity), ks),
+        cold_start=cold, cold_users=cold_users, cold_candidates=len(cold_items(ds)),
+        item_embeddings=item_emb, item_popularity=popularity,
+    )

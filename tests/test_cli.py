@@ -1,0 +1,71 @@
+"""The CLI end to end on real data: train, evaluate, recommend, data info."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from alignrec.cli import main
+from tests.conftest import SCI, requires_shared
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    requires_shared(SCI)
+    run_dir = tmp_path_factory.mktemp("runs") / "sci"
+    code = main(["train", str(SCI), "--model", "alignrec", "--epochs", "3", "--no-progress", "--run-dir",
+                 str(run_dir), "--cache-dir", str(run_dir.parent / "cache")])
+    assert code == 0
+    return run_dir
+
+
+def test_run_directory_contents(trained_run: Path) -> None:
+    for name in ("config.json", "dataset.json", "epochs.jsonl", "last.pt", "best.pt", "metrics.json"):
+        assert (trained_run / name).is_file(), name
+    epochs = [json.loads(line) for line in (trained_run / "epochs.jsonl").read_text().splitlines()]
+    assert len(epochs) == 3 and {"loss", "valid_recall@20", "train_seconds"} <= set(epochs[0])
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert 0 < metrics["test"]["recall@20"] < 1
+
+
+def test_evaluate_recomputes_saved_metrics(trained_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", str(trained_run), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    saved = json.loads((trained_run / "metrics.json").read_text())
+    assert out["metrics"]["recall@20"] == pytest.approx(saved["test"]["recall@20"], abs=1e-9)
+
+
+def test_recommend_excludes_training_items(trained_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["recommend", str(trained_run), "--user", "0", "-k", "10", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["rank"] for r in rows] == list(range(1, 11))
+    train_items = {line.split("\t")[1] for line in (SCI / "amazon-scientific.inter").read_text().splitlines()[1:]
+                   if line.split("\t")[0] == "0" and line.split("\t")[4] == "0"}
+    assert not train_items & {r["item"] for r in rows}
+    assert all(r["text"] for r in rows)
+
+
+def test_recommend_unknown_user(trained_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["recommend", str(trained_run), "--user", "no-such-user"]) == 2
+    assert "no-such-user" in capsys.readouterr().err
+
+
+def test_existing_run_dir_needs_resume_or_overwrite(trained_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", str(SCI), "--model", "alignrec", "--epochs", "3", "--run-dir", str(trained_run)]) == 2
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_data_info(capsys: pytest.CaptureFixture[str]) -> None:
+    requires_shared(SCI)
+    assert main(["data", "info", str(SCI), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["stats"]["users"] == 2928 and info["report"]["duplicates_removed"] == 144
+
+
+def test_help_has_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in (["train"], ["evaluate"], ["recommend"], ["data", "info"], ["quickstart"]):
+        with pytest.raises(SystemExit):
+            main([*command, "--help"])
+        assert "example" in capsys.readouterr().out

@@ -1,0 +1,63 @@
+"""Ranking metrics against values worked out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from alignrec.evaluation.evaluator import evaluate_scores, hit_matrix
+from alignrec.evaluation.metrics import hit_rate_at_k, map_at_k, ndcg_at_k, precision_at_k, recall_at_k
+
+# user 0: 3 test items, hits at ranks 1 and 3 of 5; user 1: 1 test item, hit at rank 2.
+HITS = np.array([[1, 0, 1, 0, 0], [0, 1, 0, 0, 0]], dtype=bool)
+N_REL = np.array([3, 1])
+
+
+def test_recall_precision_hit() -> None:
+    assert recall_at_k(HITS, N_REL, 5) == pytest.approx([2 / 3, 1.0])
+    assert recall_at_k(HITS, N_REL, 1) == pytest.approx([1 / 3, 0.0])
+    assert precision_at_k(HITS, N_REL, 5) == pytest.approx([2 / 5, 1 / 5])
+    assert hit_rate_at_k(HITS, N_REL, 1) == pytest.approx([1.0, 0.0])
+
+
+def test_ndcg_by_hand() -> None:
+    # user 0: DCG = 1/log2(2) + 1/log2(4) = 1.5; IDCG (3 relevant) = 1 + 1/log2(3) + 1/2
+    idcg0 = 1 + 1 / np.log2(3) + 0.5
+    # user 1: DCG = 1/log2(3); IDCG (1 relevant) = 1
+    assert ndcg_at_k(HITS, N_REL, 5) == pytest.approx([1.5 / idcg0, 1 / np.log2(3)])
+
+
+def test_map_by_hand() -> None:
+    # user 0: precision at hit ranks 1 and 3 = 1 and 2/3, divided by min(3, 5) = 3
+    assert map_at_k(HITS, N_REL, 5) == pytest.approx([(1 + 2 / 3) / 3, 0.5])
+
+
+def test_fewer_test_items_than_k() -> None:
+    # 1 relevant item at rank 1 with K = 5: recall 1, ndcg 1, precision 1/5, map 1
+    hits = np.array([[1, 0, 0, 0, 0]], dtype=bool)
+    n_rel = np.array([1])
+    assert recall_at_k(hits, n_rel, 5)[0] == pytest.approx(1.0)
+    assert ndcg_at_k(hits, n_rel, 5)[0] == pytest.approx(1.0)
+    assert precision_at_k(hits, n_rel, 5)[0] == pytest.approx(0.2)
+    assert map_at_k(hits, n_rel, 5)[0] == pytest.approx(1.0)
+    # 2 relevant, both at the top with K = 5: ideal list, ndcg 1
+    hits2 = np.array([[1, 1, 0, 0, 0]], dtype=bool)
+    assert ndcg_at_k(hits2, np.array([2]), 5)[0] == pytest.approx(1.0)
+
+
+def test_full_ranking_excludes_training_items() -> None:
+    # 1 user, 4 items; scores favour item 0 (a training item) then 3, 2, 1; test item is 3.
+    scores = torch.tensor([[9.0, 1.0, 2.0, 3.0]])
+    train = sp.csr_matrix(np.array([[1, 0, 0, 0]], dtype=np.float32))
+    test = sp.csr_matrix(np.array([[0, 0, 0, 1]], dtype=np.float32))
+    means, per_user, users = evaluate_scores(lambda u: scores[u], test, train, [1, 2])
+    assert means["recall@1"] == 1.0 and means["ndcg@1"] == 1.0
+    assert list(users) == [0]
+
+
+def test_hit_matrix_lookup() -> None:
+    truth = sp.csr_matrix(np.array([[0, 1, 0, 1], [1, 0, 0, 0]], dtype=np.float32))
+    top = np.array([[3, 0], [1, 0]])
+    assert hit_matrix(top, np.array([0, 1]), truth).tolist() == [[True, False], [False, True]]

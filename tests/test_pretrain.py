@@ -1,0 +1,79 @@
+"""MMEnc pre-training: missing modalities, wrong shapes, the collaborative variant, the pretrain command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from alignrec.cli import main
+from alignrec.config import DataConfig
+from alignrec.content.pretrain import PretrainConfig, pretrain
+from alignrec.data import load_dataset
+from alignrec.errors import ConfigError, DataError
+
+SCI = Path("../shared/data/amazon-scientific")
+
+
+def _features(n: int = 120, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    base = rng.normal(size=(n, 8))
+    feats = {"image": base @ rng.normal(size=(8, 24)), "text": base @ rng.normal(size=(8, 16)),
+             "audio": rng.normal(size=(n, 12))}
+    feats["image"][:20] = 0.0  # items 0-19 have no image
+    feats["audio"][10:60] = 0.0
+    feats["text"][5] = 0.0
+    for m in feats.values():
+        m[0] = 0.0  # item 0 has nothing at all
+    return {k: v.astype(np.float32) for k, v in feats.items()}
+
+
+@pytest.mark.parametrize("fusion", ["mlp", "transformer"])
+def test_any_modalities_and_missing_ones(fusion: str) -> None:
+    config = PretrainConfig(width=32, out_dim=16, epochs=3, batch_size=64, fusion=fusion, heads=2, patience=5)
+    result = pretrain(_features(), config, progress=False)
+    assert result.unified.shape == (120, 16) and np.isfinite(result.unified).all()
+    assert not result.unified[0].any()  # no content at all -> missing
+    assert (np.abs(result.unified[1:]).sum(axis=1) > 0).all()  # partial content still gets a feature
+    assert {"contrast", "masked", "recon", "holdout_loss"} <= set(result.history[0])
+
+
+def test_wrong_row_count_is_a_clear_error() -> None:
+    feats = _features()
+    feats["text"] = feats["text"][:-3]
+    with pytest.raises(DataError, match=r"modality 'text' has shape \(117, 16\), expected \[120, d\]"):
+        pretrain(feats, PretrainConfig(epochs=1), progress=False)
+    with pytest.raises(DataError, match="at least one modality"):
+        pretrain({}, PretrainConfig(epochs=1), progress=False)
+
+
+def test_bad_config_and_collaborative_needs_data() -> None:
+    with pytest.raises(ConfigError, match="fusion"):
+        PretrainConfig(fusion="rnn")
+    with pytest.raises(ConfigError, match="unknown field"):
+        PretrainConfig.from_dict({"widht": 3})
+    with pytest.raises(ConfigError, match="need the dataset"):
+        pretrain(_features(), PretrainConfig(collaborative=True, epochs=1), progress=False)
+
+
+def test_collaborative_and_valid_selection_on_real_data(tmp_path: Path) -> None:
+    dataset = load_dataset(DataConfig(path=str(SCI), cache_dir=str(tmp_path / "cache")))
+    feats = {k: dataset.features[k] for k in ("image", "text")}
+    config = PretrainConfig(width=64, out_dim=32, epochs=2, collaborative=True, select="valid")
+    result = pretrain(feats, config, dataset, progress=False)
+    assert result.unified.shape == (dataset.n_items, 32)
+    assert "valid_recall@20" in result.history[0] and result.history[0]["collab"] > 0
+
+
+def test_pretrain_command_writes_derived_folder(tmp_path: Path) -> None:
+    out = tmp_path / "derived"
+    code = main(["pretrain", str(SCI), "--out", str(out), "--cache-dir", str(tmp_path / "cache"), "--no-progress",
+                 "--set", "epochs=2", "--set", "out_dim=32"])
+    assert code == 0
+    unified = np.load(out / "unified_feat.npy")
+    assert unified.shape == (1585, 32)
+    assert (out / "amazon-scientific.inter").is_symlink()  # links, no copies
+    assert (out / "pretrain" / "mmenc.pt").is_file() and (out / "pretrain" / "pretrain_log.jsonl").is_file()
+    dataset = load_dataset(DataConfig(path=str(out), cache_dir=str(tmp_path / "cache")))
+    assert dataset.unified_feature().shape == (1585, 32)
