@@ -33,6 +33,7 @@ def main() -> None:
     parser.add_argument("--param", action="append", default=[], help="MODEL:NAME=VALUE, e.g. alignrec:knn_k=10")
     parser.add_argument("--patience", type=int, default=20)
     parser.add_argument("--epochs", type=int, default=1000)
+    parser.add_argument("--min-epochs", type=int, default=0)
     parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
@@ -46,6 +47,7 @@ def main() -> None:
         for seed in args.seeds:
             config = RunConfig(data=data, model=model, params=params,
                                train=TrainConfig(seed=seed, patience=args.patience, epochs=args.epochs, progress=False,
+                                                 min_epochs=args.min_epochs,
                                                  threads=args.threads))
             t0 = time.perf_counter()
             result = train(config, dataset=dataset)

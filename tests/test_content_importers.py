@@ -40,7 +40,7 @@ def test_import_tables(tmp_path: Path, suffix: str) -> None:
     items, inter = _tables(tmp_path, suffix)
     out = tmp_path / "shop"
     report = import_tables(items, inter, out, item_col="sku", text_cols=["title", "brand"], image_col="img",
-                           user_col="user", rating_col="stars", timestamp_col="ts")
+                           user_col="user", rating_col="stars", timestamp_col="ts", interaction_item_col="item")
     assert report["items"] == 5 and report["items_only_in_interactions"] == 1  # "e" has no metadata
     dataset = load_dataset(DataConfig(path=str(out), cache_dir=str(tmp_path / "cache")))
     assert dataset.n_items == 5 and len(dataset.train) > 0

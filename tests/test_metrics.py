@@ -61,3 +61,12 @@ def test_hit_matrix_lookup() -> None:
     truth = sp.csr_matrix(np.array([[0, 1, 0, 1], [1, 0, 0, 0]], dtype=np.float32))
     top = np.array([[3, 0], [1, 0]])
     assert hit_matrix(top, np.array([0, 1]), truth).tolist() == [[True, False], [False, True]]
+
+
+def test_k_larger_than_catalogue() -> None:
+    scores = torch.tensor([[3.0, 2.0, 1.0]])
+    empty = sp.csr_matrix((1, 3), dtype=np.float32)
+    test = sp.csr_matrix(np.array([[0, 0, 1]], dtype=np.float32))
+    means, _, _ = evaluate_scores(lambda u: scores[u], test, empty, [2, 50])
+    assert means["recall@2"] == 0.0 and means["recall@50"] == 1.0
+    assert means["precision@50"] == pytest.approx(1 / 50)

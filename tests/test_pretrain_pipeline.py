@@ -37,7 +37,7 @@ def test_pipeline_end_to_end_then_cached(tmp_path: Path) -> None:
         "data": {"path": str(data), "split": "random", "rating_threshold": 4, "cache_dir": str(tmp_path / "cache")},
         "content": {"text": "minilm", "image": "efficientnet-lite0", "image_dir": str(ML / "posters")},
         "pretrain": {"epochs": 3, "width": 64, "out_dim": 32},
-        "train": {"epochs": 2, "batch_size": 512},
+        "train": {"epochs": 2, "batch_size": 512}, "topk": [5, 10, 20],
     }
     messages: list[str] = []
     summary = run_pipeline(config, progress=False, log=messages.append)

@@ -48,7 +48,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     if not DATA.is_dir():
-        pytest.skip(f"{DATA} not found")
+        pytest.fail(f"{DATA} is missing: the tests read the real datasets from ../shared/data")
     root = tmp_path_factory.mktemp("runs")
     data = DataConfig(path=str(DATA), cache_dir=str(root / "cache"))
     out = {}

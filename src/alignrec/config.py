@@ -40,6 +40,8 @@ class DataConfig:
     cold_item_fraction: float = 0.0
 
     def __post_init__(self) -> None:
+        if self.path:  # absolute, so that a run directory can be evaluated from any working directory
+            self.path = str(Path(self.path).resolve())
         _choice("data.format", self.format, FORMATS)
         if not 0.0 <= self.cold_item_fraction < 1.0:
             raise ConfigError(f"data.cold_item_fraction must be in [0, 1), got {self.cold_item_fraction}")
@@ -50,7 +52,11 @@ class DataConfig:
 
 @dataclass
 class TrainConfig:
-    """Optimisation and early stopping. Early stopping reads the validation split only."""
+    """Optimisation and early stopping. Early stopping reads the validation split only.
+
+    Training stops after ``patience`` epochs without a better validation metric, but never before
+    ``min_epochs`` epochs (some models sit on an early plateau longer than the patience).
+    """
 
     epochs: int = 1000
     batch_size: int = 2048
@@ -58,6 +64,7 @@ class TrainConfig:
     lr_decay: float = 0.96
     lr_decay_every: int = 50
     patience: int = 20
+    min_epochs: int = 0
     valid_metric: str = "recall@20"
     seed: int = 2024
     eval_batch_size: int = 2048
@@ -69,6 +76,8 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "patience", "eval_batch_size", "lr_decay_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        if self.min_epochs < 0:
+            raise ConfigError(f"train.min_epochs must be >= 0, got {self.min_epochs}")
         if not self.lr > 0:
             raise ConfigError(f"train.lr must be > 0, got {self.lr}")
         parse_metric(self.valid_metric)

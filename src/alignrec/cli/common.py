@@ -17,6 +17,8 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
                             "(default: labels when present, else random)")
     group.add_argument("--rating-threshold", type=float, help="keep interactions with rating >= this")
     group.add_argument("--k-core", type=int, default=0, help="iterative k-core filter (0: off)")
+    group.add_argument("--cold-item-fraction", type=float, default=0.0,
+                       help="hold out this fraction of items from training entirely (cold-start evaluation)")
     group.add_argument("--data-seed", type=int, default=2024, help="seed of the random split")
     group.add_argument("--features", nargs="+", help="feature names to load (NAME for NAME_feat.npy; default all)")
     group.add_argument("--cache-dir", help="processed-dataset cache (default: $ALIGNREC_CACHE or ~/.cache/alignrec)")
@@ -24,7 +26,8 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
 
 def data_config(args: argparse.Namespace) -> DataConfig:
     return DataConfig(path=args.data, format=args.format, split=args.split, rating_threshold=args.rating_threshold,
-                      k_core=args.k_core, seed=args.data_seed, features=args.features, cache_dir=args.cache_dir)
+                      k_core=args.k_core, seed=args.data_seed, features=args.features, cache_dir=args.cache_dir,
+                      cold_item_fraction=args.cold_item_fraction)
 
 
 def print_json(obj: object) -> None:

@@ -36,6 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--lr", type=float, default=defaults.lr)
     t.add_argument("--patience", type=int, default=defaults.patience,
                    help="stop after this many epochs without validation gain")
+    t.add_argument("--min-epochs", type=int, default=defaults.min_epochs,
+                   help="never stop before this many epochs")
     t.add_argument("--valid-metric", default=defaults.valid_metric)
     t.add_argument("--seed", type=int, default=defaults.seed)
     t.add_argument("--threads", type=int, help="torch CPU threads (default: all cores)")
@@ -51,8 +53,8 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     if args.config:
         return RunConfig.load(args.config)
     train_cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
-                            valid_metric=args.valid_metric, seed=args.seed, threads=args.threads,
-                            device=args.device, progress=not args.no_progress)
+                            min_epochs=args.min_epochs, valid_metric=args.valid_metric, seed=args.seed,
+                            threads=args.threads, device=args.device, progress=not args.no_progress)
     return RunConfig(data=data_config(args), model=args.model, params=parse_assignments(args.param), train=train_cfg)
 
 

@@ -107,24 +107,27 @@ def _clean(series: pd.Series) -> pd.Series:
 def import_tables(items: str | Path, interactions: str | Path, out_dir: str | Path, item_col: str = "item_id",
                   text_cols: list[str] | None = None, image_col: str | None = None, user_col: str = "user_id",
                   rating_col: str | None = None, timestamp_col: str | None = None,
-                  image_root: str | Path | None = None, name: str | None = None) -> dict[str, Any]:
+                  image_root: str | Path | None = None, name: str | None = None,
+                  interaction_item_col: str | None = None) -> dict[str, Any]:
     """Convert an items table and an interactions table to a RecBole dataset folder; return the report.
 
     Text columns are joined with ``". "`` into one ``text`` field; image paths are relative to ``image_root``
     (default: the items table's folder). Interactions whose item is not in the items table are kept (the item
-    gets no content).
+    gets no content). ``interaction_item_col`` names the item column of the interactions table when it differs
+    from ``item_col``.
     """
     items, interactions, out = Path(items), Path(interactions), Path(out_dir)
     item_frame, inter_frame = read_table(items), read_table(interactions)
     text_cols = text_cols or [c for c in item_frame.columns if c not in (item_col, image_col)]
     _need(item_frame, [item_col, *text_cols, *([image_col] if image_col else [])], items)
-    _need(inter_frame, [user_col, item_col, *[c for c in (rating_col, timestamp_col) if c]], interactions)
+    inter_item = interaction_item_col or item_col
+    _need(inter_frame, [user_col, inter_item, *[c for c in (rating_col, timestamp_col) if c]], interactions)
     texts = _join_text(item_frame, text_cols)
     root = Path(image_root) if image_root is not None else items.parent
     image_paths = None
     if image_col:
         image_paths = [str((root / p).resolve()) if p.strip() else "" for p in _clean(item_frame[image_col])]
-    inter = pd.DataFrame({"user": _clean(inter_frame[user_col]), "item": _clean(inter_frame[item_col])})
+    inter = pd.DataFrame({"user": _clean(inter_frame[user_col]), "item": _clean(inter_frame[inter_item])})
     for key, col in (("rating", rating_col), ("timestamp", timestamp_col)):
         if col:
             inter[key] = pd.to_numeric(inter_frame[col], errors="coerce")
@@ -160,19 +163,27 @@ def write_recbole_folder(out: Path, name: str, inter: pd.DataFrame, item_ids: li
                   items_only_in_interactions=len(extra))
     out.mkdir(parents=True, exist_ok=True)
     header = ["user_id:token", "item_id:token"] + [f"{c}:float" for c in ("rating", "timestamp") if c in inter]
-    with atomic_path(out / f"{name}.inter") as tmp:
-        inter.to_csv(tmp, sep="\t", header=header, index=False, quoting=csv.QUOTE_NONE, escapechar="\\")
-    item_frame = pd.DataFrame({"item_id:token": ids + extra, "text:token_seq": txt + [""] * len(extra)})
-    with atomic_path(out / f"{name}.item") as tmp:
-        item_frame.to_csv(tmp, sep="\t", index=False, quoting=csv.QUOTE_NONE, escapechar="\\")
+    columns = [inter[c].astype(str).tolist() if c in ("user", "item") else inter[c].map(_number).tolist()
+               for c in ("user", "item", "rating", "timestamp") if c in inter]
+    _write_tsv(out / f"{name}.inter", header, columns)
+    _write_tsv(out / f"{name}.item", ["item_id:token", "text:token_seq"], [ids + extra, txt + [""] * len(extra)])
     if image_paths is not None:
         paths = [image_paths[n] for n in keep]
         report["items_with_image_path"] = sum(bool(p) for p in paths)
-        with atomic_path(out / IMAGES_FILE) as tmp:
-            pd.DataFrame({"item_id": ids, "image": paths}).to_csv(tmp, sep="\t", index=False,
-                                                                  quoting=csv.QUOTE_NONE, escapechar="\\")
+        _write_tsv(out / IMAGES_FILE, ["item_id", "image"], [ids, paths])
     write_json(out / "import_report.json", report)
     return report
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _write_tsv(path: Path, header: list[str], columns: list[list[str]]) -> None:
+    """A plain tab-separated file (fields are already free of tabs and newlines; no quoting)."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+        handle.write("\t".join(header) + "\n")
+        handle.writelines("\t".join(row) + "\n" for row in zip(*columns))
 
 
 def _read_bx(path: Path, columns: int, limit: int | None) -> tuple[list[list[str]], int, list[int]]:
@@ -210,7 +221,7 @@ def import_book_crossing(src: str | Path, out_dir: str | Path, max_ratings: int 
     texts = [". ".join(html.unescape(f).strip() for f in (b[1], b[2], b[3], b[4])
                        if f.strip() and f.strip() not in ("0", "NULL")) for b in books]
     frame = pd.DataFrame(ratings, columns=["user", "item", "rating"])
-    inter = pd.DataFrame({"user": frame["user"].str.strip(), "item": frame["item"].str.strip(),
+    inter = pd.DataFrame({"user": _clean(frame["user"]), "item": _clean(frame["item"]),
                           "rating": pd.to_numeric(frame["rating"], errors="coerce")})
     report = {"source": str(src), "book_rows_malformed_skipped": bad_books, "book_malformed_lines": bad_book_lines,
               "rating_rows_malformed_skipped": bad_ratings, "rating_malformed_lines": bad_rating_lines,

@@ -63,8 +63,11 @@ def evaluate_scores(
     users = np.flatnonzero(n_relevant > 0)
     if len(users) == 0:
         return {}, {}, users
-    top = top_k_items(score_fn, users, exclude, max(ks), batch_size, device)
+    k_max = max(ks)
+    top = top_k_items(score_fn, users, exclude, min(k_max, truth.shape[1]), batch_size, device)
     hits = hit_matrix(top, users, truth)
+    if hits.shape[1] < k_max:  # fewer items than K: the list simply ends
+        hits = np.pad(hits, ((0, 0), (0, k_max - hits.shape[1])))
     per_user = per_user_metrics(hits, n_relevant[users], ks)
     means = {name: float(values.mean()) for name, values in per_user.items()}
     return means, per_user, users

@@ -7,9 +7,14 @@ from typing import Any
 
 import numpy as np
 
+from alignrec.errors import ConfigError
+
 
 def _pyplot() -> Any:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise ConfigError("reports need matplotlib: pip install 'alignrec[report]'") from exc
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -124,7 +124,7 @@ def train(
                 rundir.save_torch(run_path / rundir.BEST, {"epoch": epoch, "model": best_state})
         else:
             state["bad_epochs"] += 1
-        stop = state["bad_epochs"] >= cfg.patience
+        stop = state["bad_epochs"] >= cfg.patience and epoch + 1 >= cfg.min_epochs
         state["done"] = stop or epoch == cfg.epochs - 1
         if run_path is not None:
             rundir.save_torch(run_path / rundir.LAST, {
