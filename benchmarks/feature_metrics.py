@@ -29,19 +29,31 @@ from alignrec.reporting.markdown import feature_metrics_table
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
-def movielens_with_text(tmp: Path, cache: Path) -> DataConfig:
-    """A temporary copy of movielens-100k-posters (symlinks) with encoded text features."""
-    from alignrec.content.text import encode_texts
+def movielens_with_content(tmp: Path, cache: Path, encode_cache: Path) -> DataConfig:
+    """A temporary movielens-100k-posters folder (symlinks) with MiniLM text and EfficientNet poster features.
+
+    Encodings are cached per item in ``encode_cache``, so a second run does not re-encode the posters.
+    """
+    from alignrec.content.build import derive_folder, encode_content
+    from alignrec.content.importers import content_for_dataset
 
     source = DATA / "movielens-100k-posters"
-    folder = tmp / "movielens-100k-posters"
-    folder.mkdir()
-    for name in ("ml-100k.inter", "ml-100k.item", "ml-100k.user"):
-        (folder / name).symlink_to(source / name)
-    config = DataConfig(path=str(folder), rating_threshold=4, split="random", cache_dir=str(cache))
-    dataset = load_dataset(config, use_cache=False)
-    np.save(folder / "text_feat.npy", encode_texts(dataset.item_text or [], progress=False))
-    return config
+    folder = derive_folder(source, tmp / "movielens-100k-posters")
+    dataset = load_dataset(DataConfig(path=str(folder), features=[]), use_cache=False)
+    content = content_for_dataset(dataset, folder, source / "posters")
+    encode_content(content, folder, {"text": "minilm", "image": "efficientnet-lite0"}, encode_cache, progress=False)
+    return DataConfig(path=str(folder), rating_threshold=4, split="random", cache_dir=str(cache))
+
+
+def unified_features(data: DataConfig) -> dict[str, np.ndarray]:
+    """MMEnc unified features (stage 1) with the default settings: content only, and the collaborative variant."""
+    from alignrec.content.build import modality_features
+    from alignrec.content.pretrain import PretrainConfig, pretrain
+
+    dataset = load_dataset(data)
+    mods = modality_features(dataset)
+    return {"unified": pretrain(mods, PretrainConfig(), None, progress=False).unified,
+            "unified_cf": pretrain(mods, PretrainConfig(collaborative=True), dataset, progress=False).unified}
 
 
 def evaluate_one(data: DataConfig, runs: Path, args: argparse.Namespace, cfg: FeatureEvalConfig) -> dict:
@@ -55,8 +67,9 @@ def evaluate_one(data: DataConfig, runs: Path, args: argparse.Namespace, cfg: Fe
         print(f"{dataset.name}: alignrec trained, best epoch {result.best_epoch}, "
               f"test recall@20 {result.test['recall@20']:.4f} ({time.perf_counter() - t0:.0f}s)", flush=True)
         run_dirs.append(run_dir)
+    extra = {} if args.no_unified else unified_features(data)
     t0 = time.perf_counter()
-    out = evaluate_features(dataset, cfg, run_dirs=run_dirs)
+    out = evaluate_features(dataset, cfg, extra=extra, run_dirs=run_dirs)
     out["seconds"] = time.perf_counter() - t0
     out["stats"] = dataset.stats()
     return out
@@ -69,6 +82,9 @@ def main() -> None:
     parser.add_argument("--patience", type=int, default=10)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-train", action="store_true", help="skip the trained-model rows")
+    parser.add_argument("--no-unified", action="store_true", help="skip the stage-1 unified features")
+    parser.add_argument("--encode-cache", type=Path, default=Path.home() / ".cache" / "alignrec" / "encode-cache",
+                        help="per-item encoding cache for the MovieLens posters and text")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cfg = FeatureEvalConfig(ks=[10, 20])
@@ -77,7 +93,7 @@ def main() -> None:
         tmp = Path(tmp_name)
         cache, runs = tmp / "cache", tmp / "runs"
         datasets = [DataConfig(path=str(DATA / "amazon-scientific"), cache_dir=str(cache)),
-                    movielens_with_text(tmp, cache)]
+                    movielens_with_content(tmp, cache, args.encode_cache)]
         for data in datasets:
             results.append(evaluate_one(data, runs, args, cfg))
             print(feature_metrics_table(results[-1]), flush=True)
@@ -93,9 +109,11 @@ def render(results: list[dict], args: argparse.Namespace) -> str:
              "items that have the modality lose it (seed 2024); the value is recall@20 with the relative change. "
              f"Trained rows: AlignRec (default parameters, at most {args.epochs} epochs, patience "
              f"{args.patience}, early stopping on validation recall@20) evaluated with the same items' features "
-             "masked (kNN graph rebuilt, trainable feature copy zeroed). movielens-100k-posters: text features "
-             "(all-MiniLM-L6-v2 over title, year and genres) encoded into a temporary folder; its posters are not "
-             "encoded here.\n\n",
+             "masked (kNN graph rebuilt, trainable feature copy zeroed). movielens-100k-posters: text "
+             "(all-MiniLM-L6-v2 over title, year and genres) and posters (EfficientNet-Lite0; 284 items have none) "
+             "encoded into a temporary folder. unified / unified_cf: MMEnc stage-1 features (default settings; "
+             "content only / with co-interaction positives from the training split); their masked cells are n/a "
+             "because they are not re-derived from masked inputs.\n\n",
              "Command: `python benchmarks/feature_metrics.py`\n"]
     for res in results:
         stats = res["stats"]

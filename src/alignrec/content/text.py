@@ -28,22 +28,13 @@ def encode_texts(
 
     Empty strings get an all-zero row (the modality counts as missing for that item).
     """
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    try:
-        from sentence_transformers import SentenceTransformer
-    except ImportError as exc:
-        raise ConfigError("text encoding needs sentence-transformers: pip install 'alignrec[text]'") from exc
-    folder = Path(model_dir) if model_dir is not None else default_text_model_dir()
-    if not folder.is_dir():
-        raise ConfigError(f"{folder}: text model folder not found")
-    model = SentenceTransformer(str(folder), device="cpu")
+    encoder = SentenceTextEncoder(model_dir)
     present = np.array([bool(t and t.strip()) for t in texts])
-    out = np.zeros((len(texts), model.get_sentence_embedding_dimension()), dtype=np.float32)
+    out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
     if present.any():
         chosen = [t for t, p in zip(texts, present) if p]
-        out[present] = model.encode(chosen, batch_size=batch_size, show_progress_bar=progress,
-                                    convert_to_numpy=True, normalize_embeddings=True)
+        out[present] = encoder.model.encode(chosen, batch_size=batch_size, show_progress_bar=progress,
+                                            convert_to_numpy=True, normalize_embeddings=True)
     return out
 
 
