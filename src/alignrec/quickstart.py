@@ -64,7 +64,8 @@ def ensure_text_features(folder: Path, progress: bool = True) -> None:
 
 def quickstart_configs(folder: Path, epochs: int, patience: int, seed: int) -> dict[str, RunConfig]:
     data = DataConfig(path=str(folder), split="random", rating_threshold=4.0, seed=seed)
-    train_cfg = TrainConfig(epochs=epochs, patience=patience, seed=seed)
+    # LightGCN sits on an early plateau on this data for longer than the patience; never stop before 50 epochs.
+    train_cfg = TrainConfig(epochs=epochs, patience=patience, min_epochs=min(50, epochs), seed=seed)
     return {model: RunConfig(data=data, model=model, train=train_cfg) for model in ("lightgcn", "alignrec")}
 
 
