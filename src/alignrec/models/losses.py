@@ -33,10 +33,11 @@ def similarity_gap(h: torch.Tensor, f0: torch.Tensor, f0_gram_sq_norm: torch.Ten
     caller has it cheaper (it carries no gradient). Rows of ``f0`` should be L2-normalised so that
     ``F0 F0ᵀ`` is the cosine similarity.
     """
-    h64, f64 = h.double(), f0.double()
     if f0_gram_sq_norm is None:
         with torch.no_grad():
-            small = f64.T @ f64 if f64.shape[1] < f64.shape[0] else f64 @ f64.T
-            f0_gram_sq_norm = small.pow(2).sum()
-    squared = (h64.T @ h64).pow(2).sum() - 2 * (f64.T @ h64).pow(2).sum() + f0_gram_sq_norm.double()
+            small = f0.T @ f0 if f0.shape[1] < f0.shape[0] else f0 @ f0.T
+            f0_gram_sq_norm = small.double().pow(2).sum()
+    # The products are small (d x d_h); the squared norms are summed in float64 because they nearly cancel.
+    squared = ((h.T @ h).double().pow(2).sum() - 2 * (f0.T @ h).double().pow(2).sum()
+               + f0_gram_sq_norm.double())
     return squared.clamp_min(1e-12).sqrt().to(h.dtype)
