@@ -63,7 +63,8 @@ def evaluate_one(data: DataConfig, runs: Path, args: argparse.Namespace, cfg: Fe
         run_dir = runs / f"{dataset.name}-alignrec"
         t0 = time.perf_counter()
         result = train(RunConfig(data=data, model="alignrec", train=TrainConfig(
-            epochs=args.epochs, patience=args.patience, threads=args.threads, progress=False)), run_dir=run_dir)
+            epochs=args.epochs, patience=args.patience, min_epochs=args.min_epochs, threads=args.threads,
+            progress=False)), run_dir=run_dir)
         print(f"{dataset.name}: alignrec trained, best epoch {result.best_epoch}, "
               f"test recall@20 {result.test['recall@20']:.4f} ({time.perf_counter() - t0:.0f}s)", flush=True)
         run_dirs.append(run_dir)
@@ -78,8 +79,10 @@ def evaluate_one(data: DataConfig, runs: Path, args: argparse.Namespace, cfg: Fe
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="benchmarks/results/feature_metrics.md")
-    parser.add_argument("--epochs", type=int, default=150, help="AlignRec training epochs (max)")
-    parser.add_argument("--patience", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=300, help="AlignRec training epochs (max)")
+    parser.add_argument("--patience", type=int, default=20)
+    parser.add_argument("--min-epochs", type=int, default=50,
+                        help="no early stop before this (MovieLens has an early validation plateau)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-train", action="store_true", help="skip the trained-model rows")
     parser.add_argument("--no-unified", action="store_true", help="skip the stage-1 unified features")
@@ -108,8 +111,9 @@ def render(results: list[dict], args: argparse.Namespace) -> str:
              "(shrink 10), score = sum of similarities to the user's training items. Mask columns: 50% of the "
              "items that have the modality lose it (seed 2024); the value is recall@20 with the relative change. "
              f"Trained rows: AlignRec (default parameters, at most {args.epochs} epochs, patience "
-             f"{args.patience}, early stopping on validation recall@20) evaluated with the same items' features "
-             "masked (kNN graph rebuilt, trainable feature copy zeroed). movielens-100k-posters: text "
+             f"{args.patience}, at least {args.min_epochs} epochs, early stopping on validation recall@20) "
+             "evaluated with the same items' features masked (kNN graph rebuilt, trainable feature copy zeroed). "
+             "movielens-100k-posters: text "
              "(all-MiniLM-L6-v2 over title, year and genres) and posters (EfficientNet-Lite0; 284 items have none) "
              "encoded into a temporary folder. unified / unified_cf: MMEnc stage-1 features (default settings; "
              "content only / with co-interaction positives from the training split); their masked cells are n/a "

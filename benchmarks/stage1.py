@@ -64,12 +64,14 @@ def encode_movielens(work: Path, threads: int) -> tuple[Path, dict[str, Any]]:
     return folder, timings
 
 
-def stage2(dataset: Any, data: DataConfig, feature: str, seed: int, patience: int) -> dict[str, Any]:
+def stage2(dataset: Any, data: DataConfig, feature: str, seed: int, patience: int, min_epochs: int = 0
+           ) -> dict[str, Any]:
     config = RunConfig(data=data, model="alignrec", params={"feature": feature},
-                       train=TrainConfig(seed=seed, patience=patience, progress=False))
+                       train=TrainConfig(seed=seed, patience=patience, min_epochs=min_epochs, progress=False))
     t0 = time.perf_counter()
     result = train(config, dataset=dataset)
-    return {"feature": feature, "seed": seed, "best_epoch": result.best_epoch, "seconds": time.perf_counter() - t0,
+    return {"feature": feature, "seed": seed, "min_epochs": min_epochs, "best_epoch": result.best_epoch,
+            "seconds": time.perf_counter() - t0,
             "valid": {k: result.valid[k] for k in ("recall@20", "ndcg@20")},
             "test": {k: result.test[k] for k in ("recall@20", "ndcg@20")}}
 
@@ -97,7 +99,7 @@ def run_dataset(name: str, data: DataConfig, pre: dict[str, Any], args: argparse
         for feat in args.stage2_features:
             if any(r["feature"] == feat and r["seed"] == seed for r in entry["stage2"]):
                 continue  # measured by an earlier, interrupted run (--resume)
-            entry["stage2"].append(stage2(dataset, data, feat, seed, args.patience))
+            entry["stage2"].append(stage2(dataset, data, feat, seed, args.patience, args.min_epochs))
             write_json(out, results)
             print(name, entry["stage2"][-1], flush=True)
 
@@ -132,7 +134,10 @@ def markdown(results: dict[str, Any]) -> str:
         rows = entry["stage2"]
         if rows:
             seeds = sorted({r["seed"] for r in rows})
-            lines += ["", f"AlignRec stage 2, seeds {seeds}, mean ± std, test at the best validation epoch:", "",
+            floor = max(r.get("min_epochs", 0) for r in rows)
+            lines += ["", f"AlignRec stage 2, seeds {seeds}, mean ± std, test at the best validation epoch "
+                      f"(patience 20, at least {floor} epochs; best epochs "
+                      f"{', '.join(str(r['best_epoch']) for r in rows)}):", "",
                       "| feature | valid R@20 | test R@20 | test N@20 |", "|---|---|---|---|"]
             for feat in dict.fromkeys(r["feature"] for r in rows):
                 cells = [mean_std(rows, feat, part, m) for part, m in
@@ -149,6 +154,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--patience", type=int, default=20)
+    parser.add_argument("--min-epochs", type=int, default=0, help="no early stop before this many epochs")
     parser.add_argument("--stage2-features", nargs="*", default=["concat", "unified", "unified_cf"])
     parser.add_argument("--pretrain", default="{}", help="PretrainConfig overrides as JSON")
     parser.add_argument("--datasets", nargs="+", default=["amazon-scientific", "movielens-100k-posters"])
