@@ -14,7 +14,7 @@ EXAMPLES = """examples:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("quickstart", help="download-free demo on MovieLens-100K (data from a PyPI wheel)",
+    p = sub.add_parser("quickstart", help="LightGCN vs AlignRec on MovieLens-100K (data from a PyPI wheel)",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--workdir", type=Path, help="where data and features go (default: the alignrec cache)")
     p.add_argument("--runs-dir", type=Path, default=Path("runs"))
