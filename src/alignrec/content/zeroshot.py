@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from alignrec.data.dataset import Dataset
+from alignrec.data.dataset import l2_normalise as normalise_rows
 from alignrec.evaluation import evaluate_scores
-from alignrec.evaluation.feature_metrics import l2_normalise as normalise_rows
 from alignrec.evaluation.feature_metrics import zero_shot_score_fn
 
 __all__ = ["normalise_rows", "zero_shot"]

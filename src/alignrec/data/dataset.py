@@ -101,13 +101,16 @@ class Dataset:
         }
 
 
+def l2_normalise(features: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 norm, ``float32``; all-zero rows (missing content) stay zero."""
+    x = np.asarray(features, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(norms > 0, norms, 1.0)
+
+
 def concat_normalised(mats: list[np.ndarray]) -> np.ndarray:
     """Row-wise concatenation of L2-normalised matrices (zero rows stay zero)."""
-    parts = []
-    for m in mats:
-        norms = np.linalg.norm(m, axis=1, keepdims=True)
-        parts.append(m / np.where(norms > 0, norms, 1.0))
-    return np.concatenate(parts, axis=1).astype(np.float32)
+    return np.concatenate([l2_normalise(m) for m in mats], axis=1)
 
 
 def detect_format(folder: Path) -> str:

@@ -21,14 +21,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from alignrec.data.dataset import l2_normalise
 from alignrec.evaluation.evaluator import ScoreFn
-
-
-def l2_normalise(features: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 norm; all-zero rows (missing content) stay zero."""
-    x = np.asarray(features, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.where(norms > 0, norms, 1.0)
 
 
 def user_profiles(features: np.ndarray, train: sp.csr_matrix) -> np.ndarray:
