@@ -106,7 +106,9 @@ def run_dataset(name: str, data: DataConfig, pre: dict[str, Any], args: argparse
 
 def mean_std(rows: list[dict[str, Any]], feature: str, part: str, metric: str) -> str:
     vals = [r[part][metric] for r in rows if r["feature"] == feature]
-    return f"{np.mean(vals):.4f} ± {np.std(vals):.4f}" if vals else "–"
+    if not vals:
+        return "–"
+    return f"{np.mean(vals):.4f} ± {np.std(vals, ddof=1) if len(vals) > 1 else 0.0:.4f}"
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -135,7 +137,7 @@ def markdown(results: dict[str, Any]) -> str:
         if rows:
             seeds = sorted({r["seed"] for r in rows})
             floor = max(r.get("min_epochs", 0) for r in rows)
-            lines += ["", f"AlignRec stage 2, seeds {seeds}, mean ± std, test at the best validation epoch "
+            lines += ["", f"AlignRec stage 2, seeds {seeds}, mean ± sample std, test at the best validation epoch "
                       f"(patience 20, at least {floor} epochs; best epochs "
                       f"{', '.join(str(r['best_epoch']) for r in rows)}):", "",
                       "| feature | valid R@20 | test R@20 | test N@20 |", "|---|---|---|---|"]

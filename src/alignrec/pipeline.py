@@ -6,10 +6,13 @@ whose fingerprint is unchanged is skipped. Config sections (all but ``data`` and
     {"workdir": "runs/ml100k", "data": {DataConfig}, "import": {"format": "tables" | "book-crossing", ...},
      "content": {"text": "minilm", "image": "efficientnet-lite0", "image_dir": "...", "image_pattern": "{item_id}.jpg",
                  "batch_size": 32},
-     "pretrain": {PretrainConfig}, "model": "alignrec", "params": {...}, "train": {TrainConfig}, "topk": [...]}
+     "pretrain": {PretrainConfig}, "model": "alignrec", "params": {...}, "train": {TrainConfig}, "topk": [...],
+     "baselines": ["lightgcn", ...]}
 
 Without ``content`` encoders the dataset's own ``*_feat.npy`` files are the modalities. Stage 2 is trained on the
-unified feature unless ``params.feature`` names another one. The test split is read once, after training.
+unified feature unless ``params.feature`` names another one. ``baselines`` are other registered models trained
+with default parameters and the same data and training settings, for a side-by-side table. The test split of
+each run is read once, after its training.
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ from alignrec.data import load_dataset
 from alignrec.data.dataset import FEATURE_SUFFIX, concat_normalised
 from alignrec.errors import ConfigError
 from alignrec.io import read_json, write_json
+from alignrec.models import model_class
 from alignrec.training import rundir, train
 
-SECTIONS = {"workdir", "data", "import", "content", "pretrain", "model", "params", "train", "topk"}
+SECTIONS = {"workdir", "data", "import", "content", "pretrain", "model", "params", "train", "topk", "baselines"}
 CONTENT_KEYS = {"text", "image", "image_dir", "image_pattern", "batch_size", "cache_dir"}
 
 
@@ -65,6 +69,9 @@ def load_pipeline_config(path: str | Path) -> dict[str, Any]:
     bad = set(raw.get("content", {})) - CONTENT_KEYS
     if bad:
         raise ConfigError(f"{path}: unknown content key(s) {sorted(bad)}; known: {sorted(CONTENT_KEYS)}")
+    baselines = raw.get("baselines", [])
+    if not isinstance(baselines, list) or not all(isinstance(b, str) for b in baselines):
+        raise ConfigError(f"{path}: 'baselines' must be a list of model names, got {baselines!r}")
     return raw
 
 
@@ -77,14 +84,20 @@ def run_pipeline(raw: dict[str, Any], progress: bool = True, log: Any = print) -
     params = {"feature": "unified", **raw.get("params", {})}
     run_cfg = RunConfig(data=data, model=raw.get("model", "alignrec"), params=params, train=train_cfg,
                         topk=raw.get("topk", [5, 10, 20, 50]))
+    for name in [run_cfg.model, *raw.get("baselines", [])]:
+        model_class(name)  # an unknown model fails before any encoding
     source = _import_step(raw.get("import"), Path(data.path), work, log)
     folder = derive_folder(source, work / "dataset")
     data_cfg = dataclasses.replace(data, path=str(folder), features=None)
     _encode_step(raw.get("content", {}), data_cfg, folder, work, progress, log)
     _pretrain_step(pre_cfg, data_cfg, folder, work, progress, log)
     run_cfg = dataclasses.replace(run_cfg, data=data_cfg)
+    baselines = {}
+    for name in raw.get("baselines", []):
+        base_cfg = dataclasses.replace(run_cfg, model=name, params={})
+        baselines[name] = _train_step(base_cfg, folder, work / "baselines" / name, log, f"train {name}")
     metrics = _train_step(run_cfg, folder, work, log)
-    return _evaluate_step(data_cfg, metrics, work, log)
+    return _evaluate_step(data_cfg, metrics, baselines, work, log)
 
 
 def _import_step(spec: dict[str, Any] | None, source: Path, work: Path, log: Any) -> Path:
@@ -142,7 +155,7 @@ def _encode_step(content: dict[str, Any], data_cfg: DataConfig, folder: Path, wo
 def _pretrain_step(cfg: PretrainConfig, data_cfg: DataConfig, folder: Path, work: Path, progress: bool,
                    log: Any) -> None:
     inputs = [p for p in folder.glob(f"*{FEATURE_SUFFIX}") if p.name != f"unified{FEATURE_SUFFIX}"]
-    uses_data = cfg.collaborative or cfg.select == "valid"
+    uses_data = cfg.uses_interactions
     data_part = dataclasses.asdict(data_cfg) if uses_data else None
     fingerprint = _fingerprint(dataclasses.asdict(cfg), data_part, file_stamp(inputs) if inputs else "")
     target = folder / f"unified{FEATURE_SUFFIX}"
@@ -156,21 +169,22 @@ def _pretrain_step(cfg: PretrainConfig, data_cfg: DataConfig, folder: Path, work
     log(f"pretrain: wrote {target}")
 
 
-def _train_step(run_cfg: RunConfig, folder: Path, work: Path, log: Any) -> dict[str, Any]:
+def _train_step(run_cfg: RunConfig, folder: Path, work: Path, log: Any, step: str = "train") -> dict[str, Any]:
     features = sorted(folder.glob(f"*{FEATURE_SUFFIX}"))
     fingerprint = _fingerprint(run_cfg.to_dict(), file_stamp(features))
     run_dir = work / "run"
     stamp = work / "train.stamp.json"
     if _fresh(stamp, fingerprint, [run_dir / rundir.METRICS]):
-        log("train: up to date")
+        log(f"{step}: up to date")
         return read_json(run_dir / rundir.METRICS)
     train(run_cfg, run_dir=run_dir, overwrite=True)
     write_json(stamp, {"fingerprint": fingerprint})
-    log(f"train: {run_dir}")
+    log(f"{step}: {run_dir}")
     return read_json(run_dir / rundir.METRICS)
 
 
-def _evaluate_step(data_cfg: DataConfig, metrics: dict[str, Any], work: Path, log: Any) -> dict[str, Any]:
+def _evaluate_step(data_cfg: DataConfig, metrics: dict[str, Any], baselines: dict[str, dict[str, Any]], work: Path,
+                   log: Any) -> dict[str, Any]:
     dataset = load_dataset(data_cfg)
     feats = modality_features(dataset)
     rows = {name: feats[name] for name in sorted(feats)}
@@ -180,9 +194,10 @@ def _evaluate_step(data_cfg: DataConfig, metrics: dict[str, Any], work: Path, lo
         rows["unified"] = dataset.features["unified"]
     zero = {name: {part: zero_shot(m, dataset, part, (10, 20)) for part in ("valid", "test")}
             for name, m in rows.items()}
-    summary = {"zero_shot": zero, "stage2": metrics}
+    summary = {"zero_shot": zero, "stage2": metrics, "baselines": baselines}
     write_json(work / "results.json", summary)
     for name, parts in zero.items():
         log(f"zero-shot {name}: test recall@20 {parts['test']['recall@20']:.4f} ndcg@20 {parts['test']['ndcg@20']:.4f}")
-    log(f"stage 2 ({metrics.get('model')}): test recall@20 {metrics['test'].get('recall@20', float('nan')):.4f}")
+    for name, m in {**baselines, metrics.get("model", "stage 2"): metrics}.items():
+        log(f"{name}: test recall@20 {m['test'].get('recall@20', float('nan')):.4f}")
     return summary

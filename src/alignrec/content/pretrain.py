@@ -12,8 +12,9 @@ Objectives per batch of items:
 * optional ``collaborative`` variant (off by default): items co-interacted by a user in the TRAINING split are
   positives for each other (InfoNCE on the full views).
 
-Model selection: by default the pre-training loss on a held-out 10% of the items (content only); with
-``select="valid"`` and a dataset, zero-shot Recall@20 on the VALIDATION split. The test split is never read.
+Model selection (``select``): ``"valid"`` keeps the epoch with the best zero-shot Recall@20 on the VALIDATION
+split; ``"loss"`` the lowest pre-training loss on a held-out 10% of the items (content only); ``"auto"`` (default)
+is ``"valid"`` when a dataset is given, else ``"loss"``. The test split is never read.
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ from alignrec.errors import ConfigError, DataError
 
 @dataclass
 class PretrainConfig:
-    """MMEnc size, objectives and optimisation; ``select`` is ``"loss"`` (content only) or ``"valid"``."""
+    """MMEnc size, objectives and optimisation; ``select`` is ``"auto"``, ``"valid"`` or ``"loss"`` (content only)."""
 
-    width: int = 256
+    width: int = 512
     out_dim: int = 256
     fusion: str = "mlp"
     layers: int = 1
@@ -57,7 +58,7 @@ class PretrainConfig:
     collaborative: bool = False
     collab_weight: float = 1.0
     holdout: float = 0.1
-    select: str = "loss"
+    select: str = "auto"
     patience: int = 20
     seed: int = 2024
     threads: int | None = None
@@ -65,13 +66,18 @@ class PretrainConfig:
     def __post_init__(self) -> None:
         if self.fusion not in ("transformer", "mlp"):
             raise ConfigError(f"pretrain.fusion must be 'transformer' or 'mlp', got {self.fusion!r}")
-        if self.select not in ("loss", "valid"):
-            raise ConfigError(f"pretrain.select must be 'loss' or 'valid', got {self.select!r}")
+        if self.select not in ("auto", "loss", "valid"):
+            raise ConfigError(f"pretrain.select must be 'auto', 'loss' or 'valid', got {self.select!r}")
         for name in ("width", "out_dim", "epochs", "batch_size", "patience", "layers", "heads"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"pretrain.{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.holdout < 0.5:
             raise ConfigError(f"pretrain.holdout must be in [0, 0.5), got {self.holdout}")
+
+    @property
+    def uses_interactions(self) -> bool:
+        """Whether pre-training reads the dataset's splits (training pairs or validation selection)."""
+        return self.collaborative or self.select != "loss"
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> PretrainConfig:
@@ -208,6 +214,8 @@ def pretrain(features: dict[str, np.ndarray], config: PretrainConfig | None = No
     ``dataset`` is needed for ``collaborative=True`` (training split only) and ``select="valid"``.
     """
     cfg = config or PretrainConfig()
+    if cfg.select == "auto":
+        cfg = dataclasses.replace(cfg, select="valid" if dataset is not None else "loss")
     names = check_modalities(features, dataset.n_items if dataset is not None else None)
     if (cfg.collaborative or cfg.select == "valid") and dataset is None:
         raise ConfigError("pretrain: collaborative=True and select='valid' need the dataset")
