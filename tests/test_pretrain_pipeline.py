@@ -7,9 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from alignrec.cli import main
-from alignrec.pipeline import run_pipeline
+from alignrec.errors import ConfigError
+from alignrec.pipeline import load_pipeline_config, run_pipeline
+from alignrec.quickstart import quickstart_pipeline
 
 ML = Path("../shared/data/movielens-100k-posters")
 
@@ -37,7 +40,7 @@ def test_pipeline_end_to_end_then_cached(tmp_path: Path) -> None:
         "data": {"path": str(data), "split": "random", "rating_threshold": 4, "cache_dir": str(tmp_path / "cache")},
         "content": {"text": "minilm", "image": "efficientnet-lite0", "image_dir": str(ML / "posters")},
         "pretrain": {"epochs": 3, "width": 64, "out_dim": 32},
-        "train": {"epochs": 2, "batch_size": 512}, "topk": [5, 10, 20],
+        "train": {"epochs": 2, "batch_size": 512}, "topk": [5, 10, 20], "baselines": ["pop"],
     }
     messages: list[str] = []
     summary = run_pipeline(config, progress=False, log=messages.append)
@@ -47,6 +50,8 @@ def test_pipeline_end_to_end_then_cached(tmp_path: Path) -> None:
     assert np.load(folder / "unified_feat.npy").shape == (40, 32)
     assert set(summary["zero_shot"]) == {"image", "text", "concat", "unified"}
     assert 0.0 <= summary["stage2"]["test"]["recall@20"] <= 1.0
+    assert summary["stage2"]["model"] == "alignrec" and summary["baselines"]["pop"]["model"] == "pop"
+    assert (tmp_path / "work" / "baselines" / "pop" / "run" / "metrics.json").is_file()
     assert (tmp_path / "work" / "results.json").is_file()
     assert not any("up to date" in m for m in messages)
 
@@ -55,8 +60,28 @@ def test_pipeline_end_to_end_then_cached(tmp_path: Path) -> None:
     messages.clear()
     run_pipeline(json.loads(cfg_path.read_text()), progress=False, log=messages.append)
     assert {m for m in messages if "up to date" in m} == {"encode: up to date", "pretrain: up to date",
-                                                          "train: up to date"}
+                                                          "train pop: up to date", "train: up to date"}
     config["pretrain"]["epochs"] = 2  # a changed step reruns, and so does what depends on it
     cfg_path.write_text(json.dumps(config))
     assert main(["run", str(cfg_path), "--no-progress", "--quiet"]) == 0
     assert json.loads((tmp_path / "work" / "pretrain" / "pretrain.json").read_text())["config"]["epochs"] == 2
+
+
+def test_unknown_baseline_fails_before_any_work(tmp_path: Path) -> None:
+    config = {"workdir": str(tmp_path / "work"), "data": {"path": str(ML)}, "baselines": ["no-such-model"]}
+    with pytest.raises(ConfigError, match="no-such-model"):
+        run_pipeline(config, progress=False, log=lambda *_: None)
+    assert not (tmp_path / "work").exists()
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({**config, "baselines": "lightgcn"}))
+    with pytest.raises(ConfigError, match="baselines"):
+        load_pipeline_config(path)
+
+
+def test_quickstart_config_is_a_valid_pipeline_config(tmp_path: Path) -> None:
+    config = quickstart_pipeline(tmp_path / "ml-100k", tmp_path / "work", tmp_path / "cache", 300, 20, 7)
+    path = tmp_path / "pipeline.json"
+    path.write_text(json.dumps(config))
+    raw = load_pipeline_config(path)
+    assert raw["model"] == "alignrec" and raw["baselines"] == ["lightgcn"]
+    assert raw["content"]["text"] == "minilm" and raw["train"]["min_epochs"] == 50
