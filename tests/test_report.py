@@ -12,6 +12,7 @@ import pytest
 
 from alignrec.cli import main
 from alignrec.config import DataConfig, RunConfig, TrainConfig
+from alignrec.reporting.collect import collect
 from alignrec.training import train
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "amazon-scientific"
@@ -115,3 +116,11 @@ def test_features_evaluate_with_masked_run(runs: dict[str, Path], tmp_path: Path
     assert set(run_row["masked"]) == {"image", "text"}
     assert run_row["masked"]["text"]["recall@20"] != run_row["full"]["recall@20"]
     assert out["masked_items"] == {"image": 792, "text": 792}
+
+
+def test_runs_in_same_named_folders_are_named_by_model(runs: dict[str, Path], tmp_path: Path) -> None:
+    for model, path in runs.items():  # the pipeline's layout: .../run and .../baselines/<model>/run
+        (tmp_path / model).mkdir()
+        (tmp_path / model / "run").symlink_to(path, target_is_directory=True)
+    data = collect([tmp_path / "lightgcn" / "run", tmp_path / "alignrec" / "run"], n_boot=100)
+    assert [r.name for r in data.runs] == ["lightgcn (run)", "alignrec (run)"]

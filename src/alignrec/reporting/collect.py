@@ -36,6 +36,10 @@ def collect(run_dirs: list[str | Path], n_boot: int = 2000, seed: int = 0) -> Re
     """Analyse every run on its test split; compare each run with the first one on the same dataset."""
     runs = [analyse_run(d) for d in run_dirs]
     names = [r.name for r in runs]
+    for run in runs:  # pipeline runs all live in folders called "run": name them by model first
+        if names.count(run.name) > 1:
+            run.name = f"{run.config.get('model', '?')} ({run.name})"
+    names = [r.name for r in runs]
     for i, run in enumerate(runs):
         if names.count(run.name) > 1:
             run.name = f"{run.name} ({i + 1})"
