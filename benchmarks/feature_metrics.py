@@ -52,7 +52,7 @@ def unified_features(data: DataConfig) -> dict[str, np.ndarray]:
 
     dataset = load_dataset(data)
     mods = modality_features(dataset)
-    return {"unified": pretrain(mods, PretrainConfig(), None, progress=False).unified,
+    return {"unified": pretrain(mods, PretrainConfig(), dataset, progress=False).unified,
             "unified_cf": pretrain(mods, PretrainConfig(collaborative=True), dataset, progress=False).unified}
 
 
