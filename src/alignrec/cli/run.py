@@ -14,7 +14,7 @@ EXAMPLES = """example config (JSON):
    "content": {"text": "minilm", "image": "efficientnet-lite0",
                "image_dir": "../shared/data/movielens-100k-posters/posters"},
    "pretrain": {"fusion": "mlp", "recon_weight": 1.0},
-   "model": "alignrec", "train": {"epochs": 300, "patience": 20}}
+   "model": "alignrec", "train": {"epochs": 300, "patience": 20}, "baselines": ["lightgcn"]}
 see docs/content.md for every section.
 """
 
@@ -33,5 +33,6 @@ def run(args: argparse.Namespace) -> int:
     raw = load_pipeline_config(args.config)
     summary = run_pipeline(raw, progress=not args.no_progress, log=(lambda *_: None) if args.quiet else print)
     print_json({"stage2_test": summary["stage2"]["test"],
+                "baselines_test": {name: m["test"] for name, m in summary.get("baselines", {}).items()},
                 "zero_shot_test_recall@20": {k: v["test"]["recall@20"] for k, v in summary["zero_shot"].items()}})
     return 0
