@@ -47,6 +47,28 @@ def test_recommend_excludes_training_items(trained_run: Path, capsys: pytest.Cap
     assert all(r["text"] for r in rows)
 
 
+def test_recommend_api_matches_model_scores(trained_run: Path) -> None:
+    import numpy as np
+    import torch
+
+    from alignrec.serving.recommend import load_run, recommend
+
+    run = load_run(trained_run)
+    users = ["0", "5", "0"]  # a repeated user gets the same list
+    rows = recommend(run, users, k=5)
+    assert len(rows) == 15
+    by_user = [rows[i * 5:(i + 1) * 5] for i in range(3)]
+    assert [r["item"] for r in by_user[0]] == [r["item"] for r in by_user[2]]
+    train = run.dataset.matrix("train")
+    for raw, block in zip(users, by_user):
+        u = run.dataset.user_index(raw)
+        with torch.no_grad():
+            scores = run.model.score(torch.tensor([u])).float().numpy()[0]
+        scores[train[u].indices] = -np.inf
+        expected = np.sort(scores)[::-1][:5]
+        np.testing.assert_allclose([r["score"] for r in block], expected, rtol=1e-5)
+
+
 def test_recommend_unknown_user(trained_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["recommend", str(trained_run), "--user", "no-such-user"]) == 2
     assert "no-such-user" in capsys.readouterr().err

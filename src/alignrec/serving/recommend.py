@@ -46,8 +46,12 @@ def recommend(run: LoadedRun, users: list[str], k: int = 10) -> list[dict[str, A
     dataset, model = run.dataset, run.model
     index = np.array([dataset.user_index(u) for u in users], dtype=np.int64)
     with torch.no_grad():
-        top = top_k_items(model.score, index, dataset.matrix("train"), k)
-        scores = model.score(torch.from_numpy(index)).gather(1, torch.from_numpy(top)).numpy()
+        all_scores = model.score(torch.from_numpy(index)).float()
+    # Score each user once: rank by row position into the precomputed scores (indexing copies them,
+    # so top_k_items' masking of training items does not touch all_scores).
+    positions = np.arange(len(index))
+    top = top_k_items(lambda pos: all_scores[pos], positions, dataset.matrix("train")[index], k)
+    scores = all_scores.gather(1, torch.from_numpy(top)).numpy()
     rows = []
     for u, items, item_scores in zip(users, top, scores):
         for rank, (item, score) in enumerate(zip(items, item_scores), start=1):
