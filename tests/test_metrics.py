@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from alignrec.evaluation.evaluator import evaluate_scores, hit_matrix
+from alignrec.evaluation.evaluator import evaluate_scores, hit_matrix, rank_and_evaluate
 from alignrec.evaluation.metrics import hit_rate_at_k, map_at_k, ndcg_at_k, precision_at_k, recall_at_k
 
 # user 0: 3 test items, hits at ranks 1 and 3 of 5; user 1: 1 test item, hit at rank 2.
@@ -70,3 +70,15 @@ def test_k_larger_than_catalogue() -> None:
     means, _, _ = evaluate_scores(lambda u: scores[u], test, empty, [2, 50])
     assert means["recall@2"] == 0.0 and means["recall@50"] == 1.0
     assert means["precision@50"] == pytest.approx(1 / 50)
+
+
+def test_ranking_keeps_the_lists_and_skips_users_without_truth() -> None:
+    scores = torch.tensor([[3.0, 2.0, 1.0], [1.0, 2.0, 3.0], [0.0, 0.0, 1.0]])
+    train = sp.csr_matrix(np.array([[1, 0, 0], [0, 0, 0], [0, 0, 0]], dtype=np.float32))
+    test = sp.csr_matrix(np.array([[0, 0, 1], [0, 0, 0], [1, 0, 0]], dtype=np.float32))
+    ranking = rank_and_evaluate(lambda u: scores[u], test, train, [1, 10])
+    assert ranking.users.tolist() == [0, 2]  # user 1 has no test item
+    assert ranking.top.shape == (2, 3)  # K = 10 is cut to the catalogue
+    assert ranking.top[0].tolist()[:2] == [1, 2]  # training item 0 ranked last
+    assert ranking.per_user["recall@1"].tolist() == [0.0, 0.0]
+    assert ranking.means["recall@10"] == 1.0

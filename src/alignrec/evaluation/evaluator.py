@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -47,6 +48,42 @@ def hit_matrix(top_items: np.ndarray, users: np.ndarray, truth: sp.csr_matrix) -
     return truth_keys[pos] == keys if len(truth_keys) else np.zeros(keys.shape, dtype=bool)
 
 
+@dataclass
+class Ranking:
+    """Top-K lists of the evaluated users and their metrics.
+
+    ``users`` is ``int64 [n]`` (users with at least one item in the truth split), ``top`` is
+    ``int64 [n, min(K, n_items)]``, ``per_user[name]`` is ``float [n]`` and ``means[name]`` its average.
+    """
+
+    users: np.ndarray
+    top: np.ndarray
+    per_user: dict[str, np.ndarray]
+    means: dict[str, float]
+
+
+def rank_and_evaluate(
+    score_fn: ScoreFn,
+    truth: sp.csr_matrix,
+    exclude: sp.csr_matrix,
+    ks: list[int],
+    batch_size: int = 2048,
+    device: torch.device | str = "cpu",
+) -> Ranking:
+    """Rank items for every user with at least one item in ``truth`` and score the lists."""
+    n_relevant = np.diff(truth.indptr)
+    users = np.flatnonzero(n_relevant > 0)
+    k_max = max(ks)
+    if len(users) == 0:
+        return Ranking(users, np.empty((0, min(k_max, truth.shape[1])), dtype=np.int64), {}, {})
+    top = top_k_items(score_fn, users, exclude, min(k_max, truth.shape[1]), batch_size, device)
+    hits = hit_matrix(top, users, truth)
+    if hits.shape[1] < k_max:  # fewer items than K: the list simply ends
+        hits = np.pad(hits, ((0, 0), (0, k_max - hits.shape[1])))
+    per_user = per_user_metrics(hits, n_relevant[users], ks)
+    return Ranking(users, top, per_user, {name: float(values.mean()) for name, values in per_user.items()})
+
+
 def evaluate_scores(
     score_fn: ScoreFn,
     truth: sp.csr_matrix,
@@ -59,15 +96,5 @@ def evaluate_scores(
 
     Returns (metrics averaged over users, per-user metrics, the evaluated user indices).
     """
-    n_relevant = np.diff(truth.indptr)
-    users = np.flatnonzero(n_relevant > 0)
-    if len(users) == 0:
-        return {}, {}, users
-    k_max = max(ks)
-    top = top_k_items(score_fn, users, exclude, min(k_max, truth.shape[1]), batch_size, device)
-    hits = hit_matrix(top, users, truth)
-    if hits.shape[1] < k_max:  # fewer items than K: the list simply ends
-        hits = np.pad(hits, ((0, 0), (0, k_max - hits.shape[1])))
-    per_user = per_user_metrics(hits, n_relevant[users], ks)
-    means = {name: float(values.mean()) for name, values in per_user.items()}
-    return means, per_user, users
+    ranking = rank_and_evaluate(score_fn, truth, exclude, ks, batch_size, device)
+    return ranking.means, ranking.per_user, ranking.users

@@ -12,8 +12,7 @@ import torch
 
 from alignrec.data import Dataset
 from alignrec.evaluation.beyond import beyond_accuracy, can_score_unseen_items, cold_items, cold_start_metrics
-from alignrec.evaluation.evaluator import hit_matrix, top_k_items
-from alignrec.evaluation.metrics import per_user_metrics
+from alignrec.evaluation.evaluator import rank_and_evaluate
 from alignrec.evaluation.slices import activity_slices, popularity_labels, popularity_slices
 from alignrec.io import read_json
 from alignrec.serving import load_run
@@ -52,25 +51,16 @@ def read_history(run_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def ranked_lists(model: torch.nn.Module, dataset: Dataset, part: str, k: int,
-                 batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-    """(users with a ``part`` interaction, their top-``k`` items with training items excluded)."""
-    truth = dataset.matrix(part)
-    users = np.flatnonzero(np.diff(truth.indptr) > 0)
-    model.eval()
-    with torch.no_grad():
-        top = top_k_items(model.score, users, dataset.matrix("train"), k, batch_size)
-    return users, top
-
-
 def analyse_run(run_dir: str | Path, part: str = "test", dataset: Dataset | None = None) -> RunAnalysis:
     """Load ``run_dir`` and compute every evaluation of the report on ``part``."""
     run_dir = Path(run_dir)
     loaded = load_run(run_dir, dataset)
     ds, model, ks = loaded.dataset, loaded.model, loaded.config.topk
-    users, top = ranked_lists(model, ds, part, max(ks))
     truth = ds.matrix(part)
-    per_user = per_user_metrics(hit_matrix(top, users, truth), np.diff(truth.indptr)[users], ks)
+    model.eval()
+    with torch.no_grad():
+        ranking = rank_and_evaluate(model.score, truth, ds.matrix("train"), ks, batch_size=1024)
+    users, top, per_user = ranking.users, ranking.top, ranking.per_user
     popularity = ds.item_popularity()
     train_counts = np.bincount(ds.train[:, 0], minlength=ds.n_users)
     cold, cold_users = ({}, 0)
@@ -89,7 +79,7 @@ def analyse_run(run_dir: str | Path, part: str = "test", dataset: Dataset | None
     return RunAnalysis(
         name=run_dir.name, run_dir=run_dir, config=loaded.config.to_dict(), dataset_card=card,
         history=read_history(run_dir), saved_metrics=saved, best_epoch=loaded.best_epoch, ks=ks,
-        means={m: float(v.mean()) for m, v in per_user.items()}, per_user=per_user, users=users,
+        means=ranking.means, per_user=per_user, users=users,
         beyond=beyond_accuracy(top, popularity, ks),
         activity=activity_slices(per_user, users, train_counts),
         popularity=popularity_slices(top, users, truth, popularity_labels(popularity), ks),
