@@ -83,7 +83,8 @@ def stage2(dataset: Any, data: DataConfig, feature: str, seed: int, patience: in
                        train=TrainConfig(seed=seed, patience=patience, min_epochs=min_epochs, progress=False))
     t0 = time.perf_counter()
     result = train(config, dataset=dataset)
-    return {"feature": feature, "seed": seed, "min_epochs": min_epochs, "best_epoch": result.best_epoch,
+    return {"feature": feature, "seed": seed, "patience": patience, "min_epochs": min_epochs,
+            "best_epoch": result.best_epoch,
             "seconds": time.perf_counter() - t0,
             "valid": {k: result.valid[k] for k in ("recall@20", "ndcg@20")},
             "test": {k: result.test[k] for k in ("recall@20", "ndcg@20")}}
@@ -150,8 +151,9 @@ def markdown(results: dict[str, Any]) -> str:
         if rows:
             seeds = sorted({r["seed"] for r in rows})
             floor = max(r.get("min_epochs", 0) for r in rows)
+            patience = "/".join(str(p) for p in sorted({r.get("patience", 20) for r in rows}))
             lines += ["", f"AlignRec stage 2, seeds {seeds}, mean ± sample std, test at the best validation epoch "
-                      f"(patience 20, at least {floor} epochs; best epochs "
+                      f"(patience {patience}, at least {floor} epochs; best epochs "
                       f"{', '.join(str(r['best_epoch']) for r in rows)}):", "",
                       "| feature | valid R@20 | test R@20 | test N@20 |", "|---|---|---|---|"]
             for feat in dict.fromkeys(r["feature"] for r in rows):
