@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 from alignrec.cli import main
+from alignrec.serving.recommend import load_run, recommend
 from tests.conftest import SCI, requires_shared
 
 
@@ -48,11 +51,6 @@ def test_recommend_excludes_training_items(trained_run: Path, capsys: pytest.Cap
 
 
 def test_recommend_api_matches_model_scores(trained_run: Path) -> None:
-    import numpy as np
-    import torch
-
-    from alignrec.serving.recommend import load_run, recommend
-
     run = load_run(trained_run)
     users = ["0", "5", "0"]  # a repeated user gets the same list
     rows = recommend(run, users, k=5)

@@ -155,8 +155,7 @@ def _encode_step(content: dict[str, Any], data_cfg: DataConfig, folder: Path, wo
 def _pretrain_step(cfg: PretrainConfig, data_cfg: DataConfig, folder: Path, work: Path, progress: bool,
                    log: Any) -> None:
     inputs = [p for p in folder.glob(f"*{FEATURE_SUFFIX}") if p.name != f"unified{FEATURE_SUFFIX}"]
-    uses_data = cfg.uses_interactions
-    data_part = dataclasses.asdict(data_cfg) if uses_data else None
+    data_part = dataclasses.asdict(data_cfg) if cfg.uses_interactions else None
     fingerprint = _fingerprint(dataclasses.asdict(cfg), data_part, file_stamp(inputs) if inputs else "")
     target = folder / f"unified{FEATURE_SUFFIX}"
     stamp = work / "pretrain.stamp.json"

@@ -110,7 +110,6 @@ def pretrain_dataset(dataset: Dataset, config: PretrainConfig, feature_dir: str 
                      progress: bool = True) -> Path:
     """Pre-train MMEnc on ``dataset``'s modality features and write the outputs; return the unified file."""
     features = modality_features(dataset)
-    needs_data = config.uses_interactions
-    result = pretrain(features, config, dataset if needs_data else None, progress)
+    result = pretrain(features, config, dataset if config.uses_interactions else None, progress)
     return write_pretrain_outputs(result, feature_dir, log_dir, {"dataset": dataset.name,
                                                                 "modalities": sorted(features)})

@@ -217,7 +217,7 @@ def pretrain(features: dict[str, np.ndarray], config: PretrainConfig | None = No
     if cfg.select == "auto":
         cfg = dataclasses.replace(cfg, select="valid" if dataset is not None else "loss")
     names = check_modalities(features, dataset.n_items if dataset is not None else None)
-    if (cfg.collaborative or cfg.select == "valid") and dataset is None:
+    if cfg.uses_interactions and dataset is None:
         raise ConfigError("pretrain: collaborative=True and select='valid' need the dataset")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)

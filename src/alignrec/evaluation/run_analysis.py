@@ -57,8 +57,7 @@ def analyse_run(run_dir: str | Path, part: str = "test", dataset: Dataset | None
     loaded = load_run(run_dir, dataset)
     ds, model, ks = loaded.dataset, loaded.model, loaded.config.topk
     truth = ds.matrix(part)
-    model.eval()
-    with torch.no_grad():
+    with torch.no_grad():  # load_run has put the model in eval mode
         ranking = rank_and_evaluate(model.score, truth, ds.matrix("train"), ks, batch_size=1024)
     users, top, per_user = ranking.users, ranking.top, ranking.per_user
     popularity = ds.item_popularity()
