@@ -10,16 +10,16 @@ import pytest
 import torch
 
 from alignrec.cli import main
+from alignrec.data import load_dataset
 from alignrec.serving.recommend import load_run, recommend
-from tests.conftest import SCI, requires_shared
+from tests.conftest import RealData
 
 
 @pytest.fixture(scope="module")
-def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    requires_shared(SCI)
-    run_dir = tmp_path_factory.mktemp("runs") / "sci"
-    code = main(["train", str(SCI), "--model", "alignrec", "--epochs", "3", "--no-progress", "--run-dir",
-                 str(run_dir), "--cache-dir", str(run_dir.parent / "cache")])
+def trained_run(tmp_path_factory: pytest.TempPathFactory, real_data: RealData) -> Path:
+    run_dir = tmp_path_factory.mktemp("runs") / "real"
+    code = main(["train", *real_data.cli_args(), "--model", "alignrec", "--epochs", "3", "--no-progress",
+                 "--run-dir", str(run_dir), "--cache-dir", str(run_dir.parent / "cache")])
     assert code == 0
     return run_dir
 
@@ -40,19 +40,21 @@ def test_evaluate_recomputes_saved_metrics(trained_run: Path, capsys: pytest.Cap
     assert out["metrics"]["recall@20"] == pytest.approx(saved["test"]["recall@20"], abs=1e-9)
 
 
-def test_recommend_excludes_training_items(trained_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["recommend", str(trained_run), "--user", "0", "-k", "10", "--json"]) == 0
+def test_recommend_excludes_training_items(trained_run: Path, real_data: RealData,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    dataset = load_dataset(real_data.config())
+    user = str(dataset.user_ids[0])
+    assert main(["recommend", str(trained_run), "--user", user, "-k", "10", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["rank"] for r in rows] == list(range(1, 11))
-    train_items = {line.split("\t")[1] for line in (SCI / "amazon-scientific.inter").read_text().splitlines()[1:]
-                   if line.split("\t")[0] == "0" and line.split("\t")[4] == "0"}
-    assert not train_items & {r["item"] for r in rows}
+    train_items = {str(dataset.item_ids[i]) for i in dataset.train[dataset.train[:, 0] == 0, 1]}
+    assert len(train_items) >= 3 and not train_items & {r["item"] for r in rows}
     assert all(r["text"] for r in rows)
 
 
 def test_recommend_api_matches_model_scores(trained_run: Path) -> None:
     run = load_run(trained_run)
-    users = ["0", "5", "0"]  # a repeated user gets the same list
+    users = [str(run.dataset.user_ids[i]) for i in (0, 5, 0)]  # a repeated user gets the same list
     rows = recommend(run, users, k=5)
     assert len(rows) == 15
     by_user = [rows[i * 5:(i + 1) * 5] for i in range(3)]
@@ -72,16 +74,20 @@ def test_recommend_unknown_user(trained_run: Path, capsys: pytest.CaptureFixture
     assert "no-such-user" in capsys.readouterr().err
 
 
-def test_existing_run_dir_needs_resume_or_overwrite(trained_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["train", str(SCI), "--model", "alignrec", "--epochs", "3", "--run-dir", str(trained_run)]) == 2
+def test_existing_run_dir_needs_resume_or_overwrite(trained_run: Path, real_data: RealData,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", *real_data.cli_args(), "--model", "alignrec", "--epochs", "3",
+                 "--run-dir", str(trained_run)]) == 2
     assert "--resume" in capsys.readouterr().err
 
 
-def test_data_info(capsys: pytest.CaptureFixture[str]) -> None:
-    requires_shared(SCI)
-    assert main(["data", "info", str(SCI), "--json"]) == 0
+def test_data_info(real_data: RealData, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "info", *real_data.cli_args(), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["stats"]["users"] == 2928 and info["report"]["duplicates_removed"] == 144
+    facts = real_data.facts
+    assert (info["stats"]["users"], info["stats"]["items"]) == (facts["users"], facts["items"])
+    assert info["report"]["duplicates_removed"] == facts["duplicates_removed"]
+    assert info["stats"]["features"] == facts["features"]
 
 
 def test_help_has_examples(capsys: pytest.CaptureFixture[str]) -> None:

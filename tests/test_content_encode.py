@@ -10,8 +10,7 @@ import pytest
 from alignrec.content.encode import encode_images_cached, encode_texts_cached
 from alignrec.content.registry import build_encoder, encoder_kind
 from alignrec.errors import ConfigError
-
-POSTERS = Path("../shared/data/movielens-100k-posters/posters")
+from tests.conftest import POSTERS
 
 
 @pytest.fixture(scope="module")
@@ -19,10 +18,28 @@ def image_encoder():
     return build_encoder("efficientnet-lite0")
 
 
-def test_bad_images_are_masked_not_fatal(tmp_path: Path, image_encoder) -> None:
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Four real posters from ../shared; on a plain clone, four small drawn JPEGs (only the file handling is
+    under test here, not what the features are worth)."""
+    if POSTERS.is_dir():
+        return sorted(POSTERS.glob("*.jpg"))[:4]
+    from PIL import Image, ImageDraw
+
+    folder = tmp_path_factory.mktemp("drawn")
+    paths = []
+    for n in range(4):
+        img = Image.new("RGB", (300, 450), (40 * n, 120, 200 - 40 * n))
+        ImageDraw.Draw(img).ellipse((30 * n, 50, 200 + 20 * n, 400), fill=(250, 200 - 30 * n, 30))
+        paths.append(folder / f"{n}.jpg")
+        img.save(paths[-1], quality=90)
+    return paths
+
+
+def test_bad_images_are_masked_not_fatal(tmp_path: Path, image_encoder, images: list[Path]) -> None:
     corrupt = tmp_path / "corrupt.jpg"
     corrupt.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    good = sorted(POSTERS.glob("*.jpg"))[:3]
+    good = images[:3]
     paths = [good[0], corrupt, tmp_path / "missing.jpg", None, good[1], good[2]]
     out = encode_images_cached(paths, image_encoder, tmp_path / "cache", batch_size=4, progress=False)
     assert out.matrix.shape == (6, 1280)
@@ -36,8 +53,8 @@ def test_bad_images_are_masked_not_fatal(tmp_path: Path, image_encoder) -> None:
     np.testing.assert_allclose(again.matrix, out.matrix, atol=1e-6)
 
 
-def test_interrupted_encoding_resumes(tmp_path: Path, image_encoder) -> None:
-    paths = sorted(POSTERS.glob("*.jpg"))[:4]
+def test_interrupted_encoding_resumes(tmp_path: Path, image_encoder, images: list[Path]) -> None:
+    paths = images
     encode_images_cached(paths[:2], image_encoder, tmp_path / "cache", batch_size=1, progress=False)
     resumed = encode_images_cached(paths, image_encoder, tmp_path / "cache", batch_size=2, progress=False)
     assert resumed.report["from_cache"] == 2 and resumed.report["encoded"] == 2

@@ -12,15 +12,15 @@ from alignrec.config import DataConfig
 from alignrec.content.importers import content_for_dataset, import_book_crossing, import_tables
 from alignrec.data import load_dataset
 from alignrec.errors import DataError
-
-BX = Path("../shared/data/book-crossing")
-POSTER_DIR = Path("../shared/data/movielens-100k-posters/posters").resolve()
+from tests.conftest import BX, require
 
 
 def _tables(tmp_path: Path, suffix: str) -> tuple[Path, Path]:
+    for name in ("1.jpg", "2.jpg"):  # only the files' existence matters to the importer
+        (tmp_path / name).write_bytes(b"\xff\xd8\xff\xe0")
     items = pd.DataFrame({"sku": ["a", "b", "c", "d"], "title": ["Red Shoe", "Blue Hat", "", "Green Coat"],
                           "brand": ["Acme", "Hatco", "", "Acme"],
-                          "img": [str(POSTER_DIR / "1.jpg"), "missing.jpg", "", str(POSTER_DIR / "2.jpg")]})
+                          "img": [str(tmp_path / "1.jpg"), "missing.jpg", "", "2.jpg"]})
     users = [f"u{n}" for n in range(6) for _ in range(4)]
     inter = pd.DataFrame({"user": users, "item": ["a", "b", "c", "d", "e"] * 4 + ["a", "b", "c", "d"],
                           "stars": [5] * 24, "ts": range(24)})
@@ -59,7 +59,7 @@ def test_import_tables_names_missing_column(tmp_path: Path) -> None:
 
 
 def test_book_crossing_real_slice(tmp_path: Path) -> None:
-    report = import_book_crossing(BX, tmp_path / "bx", max_ratings=3000)
+    report = import_book_crossing(require(BX), tmp_path / "bx", max_ratings=3000)
     assert report["interactions"] == 3000 and report["book_rows_malformed_skipped"] == 0
     assert report["items_without_metadata"] > 0
     dataset = load_dataset(DataConfig(path=str(tmp_path / "bx"), cache_dir=str(tmp_path / "cache")))

@@ -11,13 +11,12 @@ import torch
 from alignrec import DataConfig, RunConfig, TrainConfig, available_models, load_dataset, train
 from alignrec.models.graph import cosine_knn_graph, normalized_bipartite, normalized_user_item
 from alignrec.training.sampler import BPRSampler
-from tests.conftest import SCI, requires_shared
+from tests.conftest import RealData
 
 
 @pytest.mark.parametrize("model", available_models())
-def test_model_trains_and_beats_random(model: str) -> None:
-    requires_shared(SCI)
-    data = DataConfig(path=str(SCI))
+def test_model_trains_and_beats_random(model: str, real_data: RealData) -> None:
+    data = real_data.config()
     dataset = load_dataset(data)
     result = train(RunConfig(data=data, model=model, train=TrainConfig(epochs=5, progress=False, lr=5e-3)),
                    dataset=dataset)
@@ -62,9 +61,8 @@ def test_knn_graph_keeps_self_and_top_k() -> None:
     assert graph[0, 1] > 0 and graph[0, 2] == 0
 
 
-def test_scores_shape_and_device() -> None:
-    requires_shared(SCI)
-    data = DataConfig(path=str(SCI))
+def test_scores_shape_and_device(real_data: RealData) -> None:
+    data = real_data.config()
     result = train(RunConfig(data=data, model="lightgcn", train=TrainConfig(epochs=1, progress=False)))
     with torch.no_grad():
         scores = result.model.score(torch.tensor([0, 1, 2]))

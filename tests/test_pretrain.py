@@ -8,12 +8,10 @@ import numpy as np
 import pytest
 
 from alignrec.cli import main
-from alignrec.config import DataConfig
 from alignrec.content.pretrain import PretrainConfig, pretrain
 from alignrec.data import load_dataset
 from alignrec.errors import ConfigError, DataError
-
-SCI = Path("../shared/data/amazon-scientific")
+from tests.conftest import RealData
 
 
 def _features(n: int = 120, seed: int = 0) -> dict[str, np.ndarray]:
@@ -57,23 +55,25 @@ def test_bad_config_and_collaborative_needs_data() -> None:
         pretrain(_features(), PretrainConfig(collaborative=True, epochs=1), progress=False)
 
 
-def test_collaborative_and_valid_selection_on_real_data(tmp_path: Path) -> None:
-    dataset = load_dataset(DataConfig(path=str(SCI), cache_dir=str(tmp_path / "cache")))
-    feats = {k: dataset.features[k] for k in ("image", "text")}
+def test_collaborative_and_valid_selection_on_real_data(tmp_path: Path, real_data: RealData) -> None:
+    dataset = load_dataset(real_data.config(cache_dir=str(tmp_path / "cache")))
+    feats = dict(dataset.features)
     config = PretrainConfig(width=64, out_dim=32, epochs=2, collaborative=True, select="valid")
     result = pretrain(feats, config, dataset, progress=False)
     assert result.unified.shape == (dataset.n_items, 32)
     assert "valid_recall@20" in result.history[0] and result.history[0]["collab"] > 0
 
 
-def test_pretrain_command_writes_derived_folder(tmp_path: Path) -> None:
+def test_pretrain_command_writes_derived_folder(tmp_path: Path, real_data: RealData) -> None:
     out = tmp_path / "derived"
-    code = main(["pretrain", str(SCI), "--out", str(out), "--cache-dir", str(tmp_path / "cache"), "--no-progress",
-                 "--set", "epochs=2", "--set", "out_dim=32"])
+    code = main(["pretrain", *real_data.cli_args(), "--out", str(out), "--cache-dir", str(tmp_path / "cache"),
+                 "--no-progress", "--set", "epochs=2", "--set", "out_dim=32"])
     assert code == 0
+    n_items = real_data.facts["items"]
     unified = np.load(out / "unified_feat.npy")
-    assert unified.shape == (1585, 32)
-    assert (out / "amazon-scientific.inter").is_symlink()  # links, no copies
+    assert unified.shape == (n_items, 32)
+    assert (out / real_data.facts["inter_file"]).is_symlink()  # links, no copies
     assert (out / "pretrain" / "mmenc.pt").is_file() and (out / "pretrain" / "pretrain_log.jsonl").is_file()
-    dataset = load_dataset(DataConfig(path=str(out), cache_dir=str(tmp_path / "cache")))
-    assert dataset.unified_feature().shape == (1585, 32)
+    derived = RealData(real_data.name, out, real_data.split, real_data.rating_threshold)
+    dataset = load_dataset(derived.config(cache_dir=str(tmp_path / "cache")))
+    assert dataset.unified_feature().shape == (n_items, 32)

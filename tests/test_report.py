@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 
 from alignrec.cli import main
-from alignrec.config import DataConfig, RunConfig, TrainConfig
+from alignrec.config import RunConfig, TrainConfig
+from alignrec.data import load_dataset
 from alignrec.reporting.collect import collect
 from alignrec.training import train
+from tests.conftest import RealData
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "amazon-scientific"
+INSTALL_CHROMIUM = "sudo apt-get install -y chromium"
 
 PROBE = """<script>
 window.__errors = [];
@@ -47,11 +49,9 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    if not DATA.is_dir():
-        pytest.fail(f"{DATA} is missing: the tests read the real datasets from ../shared/data")
+def runs(tmp_path_factory: pytest.TempPathFactory, real_data: RealData) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("runs")
-    data = DataConfig(path=str(DATA), cache_dir=str(root / "cache"))
+    data = real_data.config(cache_dir=str(root / "cache"))
     out = {}
     for model in ("lightgcn", "alignrec"):
         config = RunConfig(data=data, model=model, train=TrainConfig(epochs=3, progress=False))
@@ -64,7 +64,7 @@ def chromium_probe(html_file: Path, tmp: Path) -> tuple[dict, str]:
     """Load ``html_file`` with an injected probe; return the probe's JSON and Chromium's stderr."""
     exe = shutil.which("chromium")
     if exe is None:
-        pytest.skip("chromium is not installed (.ci/install-chromium.sh installs it)")
+        pytest.skip(f"chromium is not installed; install it with: {INSTALL_CHROMIUM}")
     probed = tmp / "probed.html"
     probed.write_text(html_file.read_text().replace("<head>", "<head>" + PROBE, 1))
     profile = tmp / "chromium-profile"
@@ -96,26 +96,30 @@ def test_report_is_self_contained_and_renders(runs: dict[str, Path], tmp_path: P
     assert not [line for line in stderr.splitlines() if "CONSOLE" in line]
 
 
-def test_compare_cli(runs: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_compare_cli(runs: dict[str, Path], real_data: RealData, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compare", str(runs["lightgcn"]), str(runs["alignrec"]), "--json", "--bootstrap", "500"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["metric"] == "recall@20" and out["users"] > 2000
+    assert out["metric"] == "recall@20" and out["users"] > 0.9 * real_data.facts["users"]
     assert out["ci_low"] <= out["mean_diff"] <= out["ci_high"]
     assert 0.0 <= out["t_pvalue"] <= 1.0 and 0.0 <= out["wilcoxon_pvalue"] <= 1.0
 
 
-def test_features_evaluate_with_masked_run(runs: dict[str, Path], tmp_path: Path,
+def test_features_evaluate_with_masked_run(runs: dict[str, Path], real_data: RealData, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["features", "evaluate", str(DATA), "--run", str(runs["alignrec"]), "--cache-dir", str(tmp_path),
-            "--json"]
+    argv = ["features", "evaluate", *real_data.cli_args(), "--run", str(runs["alignrec"]), "--cache-dir",
+            str(tmp_path), "--json"]
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     rows = {(r["input"], r["method"]): r for r in out["rows"]}
-    assert {("image", "zero-shot"), ("text", "item-CF"), ("concat(image+text)", "zero-shot")} <= set(rows)
+    modalities = sorted(real_data.facts["features"])
+    assert {(m, method) for m in modalities for method in ("zero-shot", "item-CF")} <= set(rows)
+    if len(modalities) > 1:
+        assert (f"concat({'+'.join(modalities)})", "zero-shot") in rows
     run_row = rows[("run alignrec", "trained alignrec")]
-    assert set(run_row["masked"]) == {"image", "text"}
+    assert set(run_row["masked"]) == set(modalities)
     assert run_row["masked"]["text"]["recall@20"] != run_row["full"]["recall@20"]
-    assert out["masked_items"] == {"image": 792, "text": 792}
+    features = load_dataset(real_data.config()).features
+    assert out["masked_items"] == {m: round(0.5 * int((abs(features[m]).sum(1) > 0).sum())) for m in modalities}
 
 
 def test_runs_in_same_named_folders_are_named_by_model(runs: dict[str, Path], tmp_path: Path) -> None:

@@ -10,13 +10,13 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import SCI, requires_shared
+from tests.conftest import RealData
 
 EPOCHS = 10
 
 
-def train_cmd(run_dir: Path, cache: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "alignrec", "train", str(SCI), "--model", "alignrec", "--epochs", str(EPOCHS),
+def train_cmd(data: RealData, run_dir: Path, cache: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "alignrec", "train", *data.cli_args(), "--model", "alignrec", "--epochs", str(EPOCHS),
             "--patience", "100", "--threads", "1", "--seed", "7", "--no-progress", "--run-dir", str(run_dir),
             "--cache-dir", str(cache), *extra]
 
@@ -26,16 +26,16 @@ def epochs_logged(run_dir: Path) -> int:
     return len(path.read_text().splitlines()) if path.exists() else 0
 
 
-def test_killed_run_resumes_to_same_metrics(tmp_path: Path) -> None:
-    requires_shared(SCI)
+def test_killed_run_resumes_to_same_metrics(tmp_path: Path, real_data: RealData) -> None:
     cache = tmp_path / "cache"
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
 
     reference = tmp_path / "reference"
-    subprocess.run(train_cmd(reference, cache), check=True, env=env, capture_output=True)
+    subprocess.run(train_cmd(real_data, reference, cache), check=True, env=env, capture_output=True)
 
     killed = tmp_path / "killed"
-    proc = subprocess.Popen(train_cmd(killed, cache), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(train_cmd(real_data, killed, cache), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while epochs_logged(killed) < 4 and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)
@@ -46,7 +46,7 @@ def test_killed_run_resumes_to_same_metrics(tmp_path: Path) -> None:
     assert 4 <= stopped_at < EPOCHS
     assert not (killed / "metrics.json").exists()
 
-    subprocess.run(train_cmd(killed, cache, "--resume"), check=True, env=env, capture_output=True)
+    subprocess.run(train_cmd(real_data, killed, cache, "--resume"), check=True, env=env, capture_output=True)
 
     ref_metrics = json.loads((reference / "metrics.json").read_text())
     new_metrics = json.loads((killed / "metrics.json").read_text())

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 
 from alignrec.data import load_dataset
 from alignrec.data.split import TEST, TRAIN, VALID, k_core_mask, random_split, time_split
-from tests.conftest import ML, SCI, requires_shared
+from tests.conftest import SCI, require
 
 
 def test_random_split_sizes_and_seed() -> None:
@@ -37,8 +36,7 @@ def test_k_core_is_iterative() -> None:
 
 
 def test_amazon_scientific_own_split() -> None:
-    requires_shared(SCI)
-    ds = load_dataset(SCI)
+    ds = load_dataset(require(SCI))
     assert (ds.n_users, ds.n_items) == (2928, 1585)
     assert set(ds.features) == {"image", "text"} and ds.features["image"].shape == (1585, 512)
     assert ds.report["split"] == "labels"
@@ -47,15 +45,10 @@ def test_amazon_scientific_own_split() -> None:
     assert seen[ds.test[:, 0]].all() and seen[ds.valid[:, 0]].all()
 
 
-def test_movielens_threshold_random_split_and_cache() -> None:
-    requires_shared(ML)
-    t0 = time.perf_counter()
-    first = load_dataset(ML, rating_threshold=4, split="random")
-    t1 = time.perf_counter()
-    second = load_dataset(ML, rating_threshold=4, split="random")
-    t2 = time.perf_counter()
+def test_movielens_threshold_random_split_and_cache(movielens: Path) -> None:
+    first = load_dataset(movielens, rating_threshold=4, split="random")
+    second = load_dataset(movielens, rating_threshold=4, split="random")
     assert "from_cache" not in first.report and second.report["from_cache"]
-    assert t2 - t1 < t1 - t0
     assert np.array_equal(first.test, second.test)
     assert len(first.train) + len(first.valid) + len(first.test) == 55375  # ratings >= 4 in ml-100k
     assert first.item_text is not None and first.item_text[0].startswith("Toy Story")

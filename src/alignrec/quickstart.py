@@ -9,41 +9,14 @@ as a baseline, and evaluates both, plus the zero-shot quality of the text and un
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
-import zipfile
 from pathlib import Path
 from typing import Any
 
 from alignrec.data.cache import default_cache_dir
-from alignrec.errors import AlignRecError
-from alignrec.io import atomic_path, write_json
+from alignrec.data.movielens import fetch_movielens_100k
+from alignrec.io import write_json
 from alignrec.pipeline import run_pipeline
-
-RECBOLE_WHEEL = "recbole==1.2.1"
-WHEEL_DATA = "recbole/dataset_example/ml-100k/"
-FILES = ("ml-100k.inter", "ml-100k.item", "ml-100k.user")
-
-
-def fetch_movielens(workdir: Path) -> Path:
-    """Put ml-100k's atomic files in ``workdir/ml-100k`` (from the recbole wheel) and return the folder."""
-    folder = workdir / "ml-100k"
-    if all((folder / name).is_file() for name in FILES):
-        return folder
-    wheel_dir = workdir / "wheel"
-    wheels = sorted(wheel_dir.glob("recbole-1.2.1-*.whl"))
-    if not wheels:
-        print(f"downloading {RECBOLE_WHEEL} (data files only are used) ...", flush=True)
-        cmd = [sys.executable, "-m", "pip", "download", RECBOLE_WHEEL, "--no-deps", "-q", "-d", str(wheel_dir)]
-        if subprocess.run(cmd).returncode != 0:
-            raise AlignRecError(f"could not download {RECBOLE_WHEEL} with pip; check the connection to PyPI")
-        wheels = sorted(wheel_dir.glob("recbole-1.2.1-*.whl"))
-    with zipfile.ZipFile(wheels[0]) as archive:
-        for name in FILES:
-            with atomic_path(folder / name) as tmp:
-                tmp.write_bytes(archive.read(WHEEL_DATA + name))
-    return folder
 
 
 def quickstart_pipeline(folder: Path, workdir: Path, cache: Path, epochs: int, patience: int, seed: int
@@ -63,11 +36,16 @@ def quickstart_pipeline(folder: Path, workdir: Path, cache: Path, epochs: int, p
 
 def run_quickstart(workdir: Path | None = None, runs_dir: Path = Path("runs"), epochs: int = 300,
                    patience: int = 20, seed: int = 2024, progress: bool = True) -> dict[str, Any]:
-    """Fetch ml-100k, write ``runs_dir/quickstart/pipeline.json`` and run it; return the pipeline summary."""
+    """Fetch ml-100k, write ``runs_dir/quickstart/pipeline.json`` and run it; return the pipeline summary.
+
+    ``workdir`` holds the data and the encoding cache; by default the data is the shared MovieLens folder of
+    the alignrec cache (:func:`alignrec.data.movielens.fetch_movielens_100k`) and the encodings go to
+    ``<cache>/quickstart``.
+    """
     cache = workdir or default_cache_dir() / "quickstart"
     os.makedirs(cache, exist_ok=True)
     start = time.perf_counter()
-    folder = fetch_movielens(cache)
+    folder = fetch_movielens_100k(workdir)
     config = quickstart_pipeline(folder.resolve(), runs_dir / "quickstart", cache.resolve(), epochs, patience, seed)
     config_path = runs_dir / "quickstart" / "pipeline.json"
     write_json(config_path, config)

@@ -10,6 +10,7 @@ from alignrec.quickstart import run_quickstart
 EXAMPLES = """examples:
   alignrec quickstart
   alignrec quickstart --epochs 50 --runs-dir /tmp/runs
+  alignrec quickstart > quickstart.log 2>&1     # plain progress lines instead of live bars
 """
 
 
@@ -21,11 +22,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=300)
     p.add_argument("--patience", type=int, default=20)
     p.add_argument("--seed", type=int, default=2024)
+    p.add_argument("--no-progress", action="store_true", help="no progress bars or progress lines")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    summary = run_quickstart(args.workdir, args.runs_dir, args.epochs, args.patience, args.seed)
+    summary = run_quickstart(args.workdir, args.runs_dir, args.epochs, args.patience, args.seed,
+                             progress=not args.no_progress)
     work = args.runs_dir / "quickstart"
     runs = {**summary["baselines"], "alignrec": summary["stage2"]}
     dirs = {name: work / "baselines" / name / "run" for name in summary["baselines"]} | {"alignrec": work / "run"}

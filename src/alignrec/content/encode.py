@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from alignrec.content.image import ImageLoadError
 from alignrec.io import atomic_path
+from alignrec.progress import progress as progress_bar
 
 log = logging.getLogger("alignrec.content")
 
@@ -97,7 +97,7 @@ def _encode(keys: list[str | None], inputs: list[Any], encoder: Any, cache_dir: 
             report["from_cache"] += 1
         else:
             todo.append(i)
-    bar = tqdm(total=len(todo), desc=f"encode {what} ({encoder.name})", unit="item", disable=not progress)
+    bar = progress_bar(total=len(todo), desc=f"encode {what} ({encoder.name})", unit="items", enabled=progress)
     for start in range(0, len(todo), batch_size):
         batch, loaded = [], []
         for i in todo[start:start + batch_size]:

@@ -28,13 +28,13 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from alignrec.config import build_dataclass
 from alignrec.content.mmenc import MMEnc, info_nce
 from alignrec.content.zeroshot import normalise_rows, zero_shot
 from alignrec.data.dataset import Dataset
 from alignrec.errors import ConfigError, DataError
+from alignrec.progress import progress as progress_bar
 
 
 @dataclass
@@ -237,7 +237,7 @@ def pretrain(features: dict[str, np.ndarray], config: PretrainConfig | None = No
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     best, best_epoch, bad, history = -np.inf, -1, 0, []
     best_state = {k: v.clone() for k, v in model.state_dict().items()}
-    bar = tqdm(range(cfg.epochs), desc="pretrain MMEnc", unit="epoch", disable=not progress)
+    bar = progress_bar(range(cfg.epochs), desc="pretrain MMEnc", unit="epochs", enabled=progress)
     for epoch in bar:
         t0 = time.perf_counter()
         model.train()

@@ -51,8 +51,10 @@ class SentenceTextEncoder:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         try:
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
         except ImportError as exc:
             raise ConfigError("text encoding needs sentence-transformers: pip install 'alignrec[text]'") from exc
+        transformers_logging.disable_progress_bar()  # its weight-loading bar takes a moment and floods logs
         folder = Path(model_dir) if model_dir is not None else default_text_model_dir()
         if not folder.is_dir():
             raise ConfigError(f"{folder}: sentence-transformers model folder not found")

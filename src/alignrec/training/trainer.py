@@ -10,13 +10,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from alignrec.config import RunConfig
 from alignrec.data import Dataset, load_dataset
 from alignrec.evaluation import evaluate_scores
 from alignrec.io import write_json
 from alignrec.models import Recommender, build_model
+from alignrec.progress import progress
 from alignrec.training import rundir
 from alignrec.training.sampler import BPRSampler
 
@@ -102,8 +102,8 @@ def train(
     sampler = BPRSampler(dataset.train, dataset.n_items)
     metric_name = cfg.valid_metric.lower()
     best_state = None
-    bar = tqdm(range(state["epoch"] + 1, cfg.epochs), desc=f"{config.model}", unit="epoch",
-               disable=not cfg.progress, initial=state["epoch"] + 1, total=cfg.epochs)
+    bar = progress(range(state["epoch"] + 1, cfg.epochs), desc=f"train {config.model}", unit="epochs",
+                   enabled=cfg.progress, initial=state["epoch"] + 1, total=cfg.epochs)
     for epoch in bar:
         t0 = time.perf_counter()
         losses = _train_epoch(model, optimizer, sampler, np.random.default_rng([cfg.seed, epoch]),
