@@ -11,7 +11,7 @@ import torch
 
 from alignrec.cli import main
 from alignrec.data import load_dataset
-from alignrec.serving.recommend import load_run, recommend
+from alignrec.serving import load_run, recommend
 from tests.conftest import RealData
 
 

@@ -7,9 +7,9 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from alignrec.config import RunConfig, TrainConfig
+from alignrec.config import TrainConfig
 from alignrec.data import Dataset
-from alignrec.evaluation.evaluator import evaluate_scores
+from alignrec.evaluation.evaluator import rank_and_evaluate
 from alignrec.evaluation.feature_metrics import (
     choose_masked_items,
     item_cf_score_fn,
@@ -17,8 +17,9 @@ from alignrec.evaluation.feature_metrics import (
     mask_rows,
     zero_shot_score_fn,
 )
-from alignrec.evaluation.intermediate import FeatureEvalConfig, evaluate_features, load_masked_model
-from alignrec.training import train
+from alignrec.evaluation.feature_table import FeatureEvalConfig, evaluate_features
+from alignrec.runs import RunConfig, train
+from alignrec.runs.masked import load_masked_model
 
 N_USERS, N_ITEMS = 7, 10
 
@@ -86,7 +87,7 @@ def test_zero_shot_matches_brute_force() -> None:
         fast = zero_shot_score_fn(features, train)(torch.arange(N_USERS)).numpy()
         slow = brute_zero_shot(features, train)
         np.testing.assert_allclose(fast, slow, atol=1e-5)
-        means, _, _ = evaluate_scores(zero_shot_score_fn(features, train), test, train, [3], batch_size=2)
+        means = rank_and_evaluate(zero_shot_score_fn(features, train), test, train, [3], batch_size=2).means
         assert means["recall@3"] == pytest.approx(brute_recall(slow, train, test, 3))
 
 
@@ -101,7 +102,7 @@ def test_item_cf_matches_brute_force(k: int, shrink: float) -> None:
     fast = item_cf_score_fn(sim, train)(torch.arange(N_USERS)).numpy()
     slow = brute_item_cf(features, train, k, shrink)
     np.testing.assert_allclose(fast, slow, atol=1e-5)
-    means, _, _ = evaluate_scores(item_cf_score_fn(sim, train), test, train, [2], batch_size=3)
+    means = rank_and_evaluate(item_cf_score_fn(sim, train), test, train, [2], batch_size=3).means
     assert means["recall@2"] == pytest.approx(brute_recall(slow, train, test, 2))
 
 
@@ -134,7 +135,7 @@ def test_feature_table_rows_and_masks() -> None:
 def test_masked_model_zeroes_trainable_feature(tmp_path: pytest.TempPathFactory) -> None:
     ds = tiny_dataset()
     config = RunConfig(model="alignrec", params={"knn_k": 3}, topk=[2],
-                       train=TrainConfig(epochs=1, progress=False, valid_metric="recall@2", batch_size=8))
+                       train=TrainConfig(epochs=1, valid_metric="recall@2", batch_size=8))
     train(config, run_dir=tmp_path / "run", dataset=ds)
     mask = choose_masked_items(np.ones(N_ITEMS, dtype=bool), 0.5, seed=1)
     full = load_masked_model(tmp_path / "run", ds, None, None).feature.detach().numpy()

@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from alignrec.evaluation.evaluator import evaluate_scores, hit_matrix, rank_and_evaluate
+from alignrec.evaluation.evaluator import hit_matrix, rank_and_evaluate
 from alignrec.evaluation.metrics import hit_rate_at_k, map_at_k, ndcg_at_k, precision_at_k, recall_at_k
 
 # user 0: 3 test items, hits at ranks 1 and 3 of 5; user 1: 1 test item, hit at rank 2.
@@ -52,7 +52,8 @@ def test_full_ranking_excludes_training_items() -> None:
     scores = torch.tensor([[9.0, 1.0, 2.0, 3.0]])
     train = sp.csr_matrix(np.array([[1, 0, 0, 0]], dtype=np.float32))
     test = sp.csr_matrix(np.array([[0, 0, 0, 1]], dtype=np.float32))
-    means, per_user, users = evaluate_scores(lambda u: scores[u], test, train, [1, 2])
+    ranking = rank_and_evaluate(lambda u: scores[u], test, train, [1, 2])
+    means, users = ranking.means, ranking.users
     assert means["recall@1"] == 1.0 and means["ndcg@1"] == 1.0
     assert list(users) == [0]
 
@@ -67,7 +68,7 @@ def test_k_larger_than_catalogue() -> None:
     scores = torch.tensor([[3.0, 2.0, 1.0]])
     empty = sp.csr_matrix((1, 3), dtype=np.float32)
     test = sp.csr_matrix(np.array([[0, 0, 1]], dtype=np.float32))
-    means, _, _ = evaluate_scores(lambda u: scores[u], test, empty, [2, 50])
+    means = rank_and_evaluate(lambda u: scores[u], test, empty, [2, 50]).means
     assert means["recall@2"] == 0.0 and means["recall@50"] == 1.0
     assert means["precision@50"] == pytest.approx(1 / 50)
 

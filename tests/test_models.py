@@ -18,7 +18,7 @@ from tests.conftest import RealData
 def test_model_trains_and_beats_random(model: str, real_data: RealData) -> None:
     data = real_data.config()
     dataset = load_dataset(data)
-    result = train(RunConfig(data=data, model=model, train=TrainConfig(epochs=5, progress=False, lr=5e-3)),
+    result = train(RunConfig(data=data, model=model, train=TrainConfig(epochs=5, lr=5e-3)),
                    dataset=dataset)
     random_recall = 20 / dataset.n_items
     assert result.test["recall@20"] > 2 * random_recall, result.test
@@ -29,7 +29,7 @@ def test_model_trains_and_beats_random(model: str, real_data: RealData) -> None:
 
 def test_min_epochs_delays_early_stopping(tiny_folder: Path) -> None:
     data = DataConfig(path=str(tiny_folder))
-    cfg = TrainConfig(epochs=12, patience=1, min_epochs=10, progress=False)
+    cfg = TrainConfig(epochs=12, patience=1, min_epochs=10)
     result = train(RunConfig(data=data, model="bpr", train=cfg))
     assert len(result.history) >= 10
 
@@ -63,7 +63,7 @@ def test_knn_graph_keeps_self_and_top_k() -> None:
 
 def test_scores_shape_and_device(real_data: RealData) -> None:
     data = real_data.config()
-    result = train(RunConfig(data=data, model="lightgcn", train=TrainConfig(epochs=1, progress=False)))
+    result = train(RunConfig(data=data, model="lightgcn", train=TrainConfig(epochs=1)))
     with torch.no_grad():
         scores = result.model.score(torch.tensor([0, 1, 2]))
     assert scores.shape == (3, result.dataset.n_items) and torch.isfinite(scores).all()

@@ -14,10 +14,13 @@ import pandas as pd
 import pytest
 
 from alignrec.cli import main
+from alignrec.config import RuntimeOptions, to_dict
 from alignrec.errors import ConfigError
-from alignrec.pipeline import load_pipeline_config, run_pipeline
-from alignrec.quickstart import quickstart_pipeline
+from alignrec.runs.pipeline import PipelineConfig, run_pipeline
+from alignrec.runs.quickstart import quickstart_pipeline
 from tests.conftest import POSTERS
+
+QUIET = RuntimeOptions(progress=False)
 
 
 def _slice(source: Path, folder: Path, n_items: int = 40) -> Path:
@@ -50,7 +53,7 @@ def test_pipeline_end_to_end_then_cached(tmp_path: Path, movielens: Path) -> Non
         "train": {"epochs": 2, "batch_size": 512}, "topk": [5, 10, 20], "baselines": ["pop"],
     }
     messages: list[str] = []
-    summary = run_pipeline(config, progress=False, log=messages.append)
+    summary = run_pipeline(PipelineConfig.from_dict(config), QUIET, log=messages.append)
     folder = tmp_path / "work" / "dataset"
     assert np.load(folder / "text_mask.npy").sum() == 39
     assert np.load(folder / "unified_feat.npy").shape == (40, 32)
@@ -68,7 +71,7 @@ def test_pipeline_end_to_end_then_cached(tmp_path: Path, movielens: Path) -> Non
     cfg_path = tmp_path / "pipeline.json"
     cfg_path.write_text(json.dumps(config))
     messages.clear()
-    run_pipeline(json.loads(cfg_path.read_text()), progress=False, log=messages.append)
+    run_pipeline(PipelineConfig.load(cfg_path), RuntimeOptions(progress=True, threads=1), log=messages.append)
     assert {m for m in messages if "up to date" in m} == {"encode: up to date", "pretrain: up to date",
                                                           "train pop: up to date", "train: up to date"}
     config["pretrain"]["epochs"] = 2  # a changed step reruns, and so does what depends on it
@@ -80,18 +83,19 @@ def test_pipeline_end_to_end_then_cached(tmp_path: Path, movielens: Path) -> Non
 def test_unknown_baseline_fails_before_any_work(tmp_path: Path, movielens: Path) -> None:
     config = {"workdir": str(tmp_path / "work"), "data": {"path": str(movielens)}, "baselines": ["no-such-model"]}
     with pytest.raises(ConfigError, match="no-such-model"):
-        run_pipeline(config, progress=False, log=lambda *_: None)
+        run_pipeline(PipelineConfig.from_dict(config), QUIET, log=lambda *_: None)
     assert not (tmp_path / "work").exists()
     path = tmp_path / "bad.json"
     path.write_text(json.dumps({**config, "baselines": "lightgcn"}))
     with pytest.raises(ConfigError, match="baselines"):
-        load_pipeline_config(path)
+        PipelineConfig.load(path)
 
 
 def test_quickstart_config_is_a_valid_pipeline_config(tmp_path: Path) -> None:
     config = quickstart_pipeline(tmp_path / "ml-100k", tmp_path / "work", tmp_path / "cache", 300, 20, 7)
     path = tmp_path / "pipeline.json"
-    path.write_text(json.dumps(config))
-    raw = load_pipeline_config(path)
-    assert raw["model"] == "alignrec" and raw["baselines"] == ["lightgcn"]
-    assert raw["content"]["text"] == "minilm" and raw["train"]["min_epochs"] == 50
+    path.write_text(json.dumps(to_dict(config)))
+    loaded = PipelineConfig.load(path)
+    assert loaded == config
+    assert loaded.model == "alignrec" and loaded.baselines == ["lightgcn"]
+    assert loaded.content.text == "minilm" and loaded.train.min_epochs == 50

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from alignrec.cli import main
-from alignrec.config import RunConfig, TrainConfig
+from alignrec.config import TrainConfig
 from alignrec.data import load_dataset
 from alignrec.reporting.collect import collect
-from alignrec.training import train
+from alignrec.runs import RunConfig, train
 from tests.conftest import RealData
 
 INSTALL_CHROMIUM = "sudo apt-get install -y chromium"
@@ -54,7 +54,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory, real_data: RealData) -> dict[
     data = real_data.config(cache_dir=str(root / "cache"))
     out = {}
     for model in ("lightgcn", "alignrec"):
-        config = RunConfig(data=data, model=model, train=TrainConfig(epochs=3, progress=False))
+        config = RunConfig(data=data, model=model, train=TrainConfig(epochs=3))
         train(config, run_dir=root / model)
         out[model] = root / model
     return out

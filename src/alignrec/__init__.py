@@ -9,14 +9,14 @@ The public API in a few names::
     print(result.test["recall@20"])
 """
 
-from alignrec.config import DataConfig, RunConfig, TrainConfig
+from alignrec.config import DataConfig, RuntimeOptions, TrainConfig
 from alignrec.data import Dataset, load_dataset
 from alignrec.models import available_models, build_model
-from alignrec.training import TrainResult, evaluate_model, train
+from alignrec.runs import LoadedRun, RunConfig, TrainResult, evaluate_run, load_run, train
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
-    "DataConfig", "Dataset", "RunConfig", "TrainConfig", "TrainResult", "available_models", "build_model",
-    "evaluate_model", "load_dataset", "train",
+    "DataConfig", "Dataset", "LoadedRun", "RunConfig", "RuntimeOptions", "TrainConfig", "TrainResult",
+    "available_models", "build_model", "evaluate_run", "load_dataset", "load_run", "train",
 ]

@@ -1,21 +1,29 @@
-"""Typed configuration: every run is described by one :class:`RunConfig`, saved beside its results.
+"""Typed configuration: the sections every experiment is built from, and one way to read them.
 
-Values are validated when the object is built, so a typo fails before any data is read.
+A config is a tree of dataclasses. Files (JSON or TOML) and command-line overrides (``--set train.lr=0.01``,
+``--param align_weight=0.1``) are plain nested dicts until :func:`build_dataclass` turns them into the typed tree,
+checking every value and naming the field at fault. What defines an experiment (:class:`DataConfig`,
+:class:`TrainConfig`) is kept apart from how a process runs it (:class:`RuntimeOptions`: progress output,
+threads, device), so changing a run-time option never invalidates a cache, a pipeline step or a resume.
+
+This module imports nothing from the rest of alignrec except its errors.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field, fields
+import types
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from alignrec.errors import ConfigError
 
 SPLITS = ("auto", "labels", "random", "time")
 FORMATS = ("auto", "mmrec", "recbole")
 METRICS = ("recall", "ndcg", "precision", "map", "hit")
+RANDOM_SPLIT_ROUNDING = ("floor", "mmrec")
 
 
 @dataclass
@@ -23,8 +31,9 @@ class DataConfig:
     """Where the interactions are and how to turn them into train/valid/test.
 
     ``split``: ``labels`` uses the file's ``x_label`` column (0 train, 1 valid, 2 test); ``random`` is a
-    seeded 8:1:1 split per user; ``time`` is leave-last-two-out by timestamp; ``auto`` picks ``labels``
-    when the file has them and ``random`` otherwise. ``cold_item_fraction`` > 0 then moves every
+    seeded 8:1:1 split per user (``random_rounding`` says how a user's n interactions are divided, see
+    :func:`alignrec.data.split.random_split`); ``time`` is leave-last-two-out by timestamp; ``auto`` picks
+    ``labels`` when the file has them and ``random`` otherwise. ``cold_item_fraction`` > 0 then moves every
     interaction of that share of the items out of training (see :mod:`alignrec.data.cold_start`).
     """
 
@@ -38,21 +47,27 @@ class DataConfig:
     text_fields: list[str] | None = None
     cache_dir: str | None = None
     cold_item_fraction: float = 0.0
+    random_rounding: str = "floor"
 
     def __post_init__(self) -> None:
         if self.path:  # absolute, so that a run directory can be evaluated from any working directory
             self.path = str(Path(self.path).resolve())
-        _choice("data.format", self.format, FORMATS)
+        choice("data.format", self.format, FORMATS)
         if not 0.0 <= self.cold_item_fraction < 1.0:
             raise ConfigError(f"data.cold_item_fraction must be in [0, 1), got {self.cold_item_fraction}")
-        _choice("data.split", self.split, SPLITS)
+        choice("data.split", self.split, SPLITS)
+        choice("data.random_rounding", self.random_rounding, RANDOM_SPLIT_ROUNDING)
         if self.k_core < 0:
             raise ConfigError(f"data.k_core must be >= 0, got {self.k_core}")
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that decide which interactions land in which split (not where files are cached)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "cache_dir"}
 
 
 @dataclass
 class TrainConfig:
-    """Optimisation and early stopping. Early stopping reads the validation split only.
+    """Optimisation and early stopping: part of what defines an experiment. Early stopping reads validation only.
 
     Training stops after ``patience`` epochs without a better validation metric, but never before
     ``min_epochs`` epochs (some models sit on an early plateau longer than the patience).
@@ -68,9 +83,6 @@ class TrainConfig:
     valid_metric: str = "recall@20"
     seed: int = 2024
     eval_batch_size: int = 2048
-    threads: int | None = None
-    device: str = "auto"
-    progress: bool = True
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "patience", "eval_batch_size", "lr_decay_every"):
@@ -83,60 +95,21 @@ class TrainConfig:
         parse_metric(self.valid_metric)
 
 
-@dataclass
-class RunConfig:
-    """A whole experiment: data, model (name + its own typed parameters) and training."""
+# Fields that run directories written before RuntimeOptions existed still carry under "train".
+LEGACY_RUNTIME_FIELDS = ("threads", "device", "progress")
 
-    data: DataConfig = field(default_factory=DataConfig)
-    model: str = "alignrec"
-    params: dict[str, Any] = field(default_factory=dict)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    topk: list[int] = field(default_factory=lambda: [5, 10, 20, 50])
+
+@dataclass
+class RuntimeOptions:
+    """How this process runs the work; never part of an experiment's identity."""
+
+    progress: bool = True
+    threads: int | None = None
+    device: str = "auto"
 
     def __post_init__(self) -> None:
-        from alignrec.models import model_params_class
-
-        params_cls = model_params_class(self.model)
-        if dataclasses.is_dataclass(self.params):
-            self.params = dataclasses.asdict(self.params)
-        self.params = dataclasses.asdict(build_dataclass(params_cls, self.params, f"params ({self.model})"))
-        if not self.topk or any(k < 1 for k in self.topk):
-            raise ConfigError(f"topk must be a non-empty list of positive integers, got {self.topk}")
-        self.topk = sorted(set(int(k) for k in self.topk))
-        _, k = parse_metric(self.train.valid_metric)
-        if k not in self.topk:
-            self.topk = sorted({*self.topk, k})
-
-    def model_params(self) -> Any:
-        from alignrec.models import model_params_class
-
-        return build_dataclass(model_params_class(self.model), self.params, f"params ({self.model})")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> RunConfig:
-        raw = dict(raw)
-        unknown = set(raw) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ConfigError(f"unknown config section(s): {sorted(unknown)}")
-        return cls(
-            data=build_dataclass(DataConfig, raw.get("data", {}), "data"),
-            model=raw.get("model", "alignrec"),
-            params=raw.get("params", {}),
-            train=build_dataclass(TrainConfig, raw.get("train", {}), "train"),
-            topk=raw.get("topk", [5, 10, 20, 50]),
-        )
-
-    @classmethod
-    def load(cls, path: str | Path) -> RunConfig:
-        path = Path(path)
-        try:
-            raw = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}: not valid JSON ({exc})") from exc
-        return cls.from_dict(raw)
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"threads must be >= 1, got {self.threads}")
 
 
 def parse_metric(name: str) -> tuple[str, int]:
@@ -147,15 +120,95 @@ def parse_metric(name: str) -> tuple[str, int]:
     return metric, int(k)
 
 
-def build_dataclass(cls: type, values: dict[str, Any], where: str) -> Any:
-    """Build ``cls`` from a dict, converting strings from the CLI and naming any bad field."""
-    known = {f.name: f for f in fields(cls)}
+def choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {allowed}, got {value!r}")
+
+
+def config_key(f: dataclasses.Field[Any]) -> str:
+    """The key a field has in files: its name, or ``metadata["key"]`` (``import_`` is ``"import"``)."""
+    return str(f.metadata.get("key", f.name))
+
+
+def build_dataclass(cls: type, values: Any, where: str) -> Any:
+    """Build ``cls`` from a dict (nested dicts become nested dataclasses), converting CLI strings and naming
+    any unknown or ill-typed field. An instance of ``cls`` is returned as it is."""
+    if isinstance(values, cls):
+        return values
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a table of fields, got {values!r}")
+    known = {config_key(f): f for f in fields(cls)}
     unknown = set(values) - set(known)
     if unknown:
         raise ConfigError(f"{where}: unknown field(s) {sorted(unknown)}; known: {sorted(known)}")
     hints = get_type_hints(cls)
-    converted = {name: _coerce(value, hints[name], f"{where}.{name}") for name, value in values.items()}
+    converted = {known[key].name: coerce(value, hints[known[key].name], f"{where}.{key}")
+                 for key, value in values.items()}
     return cls(**converted)
+
+
+def to_dict(obj: Any) -> Any:
+    """A config tree as plain JSON-able data, with file keys (the inverse of :func:`build_dataclass`)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {config_key(f): to_dict(getattr(obj, f.name)) for f in fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_dict(v) for k, v in obj.items()}
+    return obj
+
+
+class Override(str):
+    """A value typed on the command line (``--set``/``--param``): parsed into the field's type, lists split at
+    commas. Plain strings from config files are taken as they are."""
+
+
+def coerce(value: Any, hint: Any, where: str) -> Any:
+    """``value`` as type ``hint``: command-line strings are parsed, nested dicts become dataclasses, and a value
+    of the wrong type is an error naming ``where``."""
+    args = [a for a in get_args(hint) if a is not type(None)]
+    if get_origin(hint) in (Union, types.UnionType) and type(None) in get_args(hint):
+        if value is None or (isinstance(value, Override) and value.lower() in ("none", "null", "")):
+            return None
+        hint = args[0] if len(args) == 1 else Any
+    if dataclasses.is_dataclass(hint):
+        return build_dataclass(hint, value, where)
+    if get_origin(hint) is list:
+        (item,) = get_args(hint) or (Any,)
+        items = [Override(v.strip()) for v in value.split(",") if v.strip()] if isinstance(value, Override) else value
+        if not isinstance(items, list):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return [coerce(v, item, f"{where}[{n}]") for n, v in enumerate(items)]
+    if isinstance(value, Override):
+        return _parse(value, hint, where)
+    return _checked(value, hint, where)
+
+
+def _parse(value: str, hint: Any, where: str) -> Any:
+    try:
+        if hint is bool:
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if hint is int:
+            return int(value)
+        if hint is float:
+            return float(value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: cannot read {value!r} as {hint.__name__}") from exc
+    return str(value)
+
+
+def _checked(value: Any, hint: Any, where: str) -> Any:
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    ok = {bool: lambda v: isinstance(v, bool), str: lambda v: isinstance(v, str),
+          int: lambda v: isinstance(v, int) and not isinstance(v, bool), float: lambda v: isinstance(v, float)}
+    if hint in ok and not ok[hint](value):
+        raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}")
+    return value
 
 
 def parse_assignments(pairs: list[str]) -> dict[str, str]:
@@ -163,38 +216,59 @@ def parse_assignments(pairs: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or not key:
+        if not sep or not key.strip():
             raise ConfigError(f"expected NAME=VALUE, got {pair!r}")
         out[key.strip()] = value.strip()
     return out
 
 
-def _coerce(value: Any, hint: Any, where: str) -> Any:
-    if not isinstance(value, str):
-        return value
-    text = str(hint)
-    optional = "None" in text
-    if optional and value.lower() in ("none", "null", ""):
-        return None
-    try:
-        if "bool" in text:
-            if value.lower() in ("1", "true", "yes", "on"):
-                return True
-            if value.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(value)
-        if "list" in text:
-            items = [v for v in value.split(",") if v]
-            return [int(v) for v in items] if "int" in text else items
-        if "int" in text and "float" not in text:
-            return int(value)
-        if "float" in text:
-            return float(value)
-    except ValueError as exc:
-        raise ConfigError(f"{where}: cannot read {value!r} as {text}") from exc
-    return value
+def apply_overrides(raw: dict[str, Any], assignments: list[str], prefix: str = "") -> dict[str, Any]:
+    """A copy of the raw config tree with ``path.to.field=value`` assignments set (values stay strings until
+    :func:`build_dataclass` converts them). ``prefix`` is put before every path (``--param x=1`` is
+    ``params.x=1``)."""
+    out = json.loads(json.dumps(raw))
+    for path, value in parse_assignments(assignments).items():
+        value = Override(value)
+        keys = [k for k in f"{prefix}{path}".split(".") if k]
+        node = out
+        for key in keys[:-1]:
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {path}: {key!r} is a value, not a section")
+            node = child
+        node[keys[-1]] = value
+    return out
 
 
-def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{name} must be one of {allowed}, got {value!r}")
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """A JSON (``.json``) or TOML (``.toml``) config file as a raw dict, with a clear error for bad syntax."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".toml":
+        try:
+            import tomllib
+        except ImportError:  # Python 3.10
+            try:
+                import tomli as tomllib  # type: ignore[no-redef]
+            except ImportError as exc:
+                raise ConfigError(f"{path}: TOML configs need Python 3.11+ or 'pip install tomli'") from exc
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    else:
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the config must be a table (a JSON object), got {type(raw).__name__}")
+    return raw
+
+
+__all__ = [
+    "DataConfig", "Override", "RuntimeOptions", "TrainConfig", "apply_overrides", "build_dataclass", "coerce",
+    "load_config_file", "parse_assignments", "parse_metric", "to_dict",
+]

@@ -1,7 +1,10 @@
-"""Atomic file writes: an artifact is either complete on disk or absent, never half-written."""
+"""Files: atomic writes (an artifact is either complete on disk or absent, never half-written) and fingerprints
+of inputs (what caches and pipeline steps compare to decide whether they are up to date)."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
 import tempfile
@@ -47,6 +50,17 @@ def read_json(path: str | os.PathLike[str]) -> Any:
     return json.loads(Path(path).read_text())
 
 
+def fingerprint(*parts: Any) -> str:
+    """A short stable hash of JSON-able ``parts`` (dict keys sorted)."""
+    blob = json.dumps(parts, sort_keys=True, default=_json_default)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def file_stamps(paths: list[Path]) -> list[tuple[str, int, int]]:
+    """``(resolved path, size, mtime_ns)`` of each file, sorted: changes whenever any of the files changes."""
+    return sorted((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in paths)
+
+
 def _json_default(obj: Any) -> Any:
     import numpy as np
 
@@ -56,4 +70,6 @@ def _json_default(obj: Any) -> Any:
         return obj.tolist()
     if isinstance(obj, Path):
         return str(obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

@@ -13,8 +13,9 @@ import warnings
 
 from alignrec.errors import AlignRecError, DataWarning
 
-COMMANDS = ["train", "evaluate", "recommend", "data", "models", "quickstart", "features", "compare", "report",
-            "encode", "pretrain", "run"]
+# command name -> module (``import`` is a Python keyword, so its module is ``import_``)
+COMMANDS = {name: name for name in ("train", "evaluate", "recommend", "data", "models", "quickstart", "features",
+                                    "compare", "report", "encode", "pretrain", "run")} | {"import": "import_"}
 
 EPILOG = """examples:
   alignrec quickstart
@@ -31,8 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
-        importlib.import_module(f"alignrec.cli.{name}").register(sub)
+    for module in COMMANDS.values():
+        importlib.import_module(f"alignrec.cli.{module}").register(sub)
     return parser
 
 

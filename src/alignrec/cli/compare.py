@@ -30,8 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from alignrec.evaluation.significance import compare_paired
-    from alignrec.serving import load_run
-    from alignrec.training import evaluate_model
+    from alignrec.runs import evaluate_run, load_run
 
     parse_metric(args.metric)
     metric = args.metric.lower()
@@ -39,8 +38,8 @@ def run(args: argparse.Namespace) -> int:
     for run_dir in (args.run_a, args.run_b):
         loaded = load_run(run_dir)
         ks = sorted({*loaded.config.topk, int(metric.split("@")[1])})
-        _, per_user, users = evaluate_model(loaded.model, loaded.dataset, args.split, ks)
-        per_run.append((loaded, per_user[metric], users))
+        ranking = evaluate_run(loaded, args.split, ks)
+        per_run.append((loaded, ranking.per_user[metric], ranking.users))
     (a, va, ua), (b, vb, ub) = per_run
     if a.dataset.name != b.dataset.name or a.dataset.n_items != b.dataset.n_items:
         raise ConfigError(f"the runs use different datasets ({a.dataset.name!r} and {b.dataset.name!r})")

@@ -7,13 +7,22 @@ import dataclasses
 import logging
 from pathlib import Path
 
-import torch
-
-from alignrec.cli.common import add_data_args, data_config, print_json
-from alignrec.content.build import derive_folder, encode_content
+from alignrec.cli.common import (
+    add_config_args,
+    add_data_args,
+    add_runtime_args,
+    config_tree,
+    data_section,
+    print_json,
+    runtime_options,
+)
+from alignrec.config import DataConfig, build_dataclass
+from alignrec.content.build import ContentConfig, derive_folder, encode_content
 from alignrec.content.importers import content_for_dataset
 from alignrec.content.registry import ENCODERS
 from alignrec.data import load_dataset
+from alignrec.errors import ConfigError
+from alignrec.training import set_threads
 
 EXAMPLES = """examples:
   alignrec encode ../shared/data/movielens-100k-posters --out derived/ml100k \\
@@ -21,38 +30,48 @@ EXAMPLES = """examples:
   alignrec encode data/my-items --out data/my-items --text sentence-transformers:/models/my-st-model
 encoders: """ + ", ".join(sorted(ENCODERS))
 
+# flag dest -> ContentConfig field
+CONTENT_FLAGS = {"text": "text", "image": "image", "image_dir": "image_dir", "image_pattern": "image_pattern",
+                 "batch_size": "batch_size", "cache": "cache_dir"}
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("encode", help="encode raw item text and images into feature files", epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_data_args(p)
+    add_data_args(p, required=False)
     p.add_argument("--out", required=True,
                    help="folder for the features; a folder other than DATA becomes a derived dataset folder "
                         "(links to DATA's files, no copies)")
-    p.add_argument("--text", help="text encoder spec, e.g. minilm or sentence-transformers:FOLDER")
-    p.add_argument("--image", help="image encoder spec, e.g. efficientnet-lite0, timm:NAME:WEIGHTS")
-    p.add_argument("--image-dir", help="image folder (default: the folder's item_images.tsv)")
-    p.add_argument("--image-pattern", default="{item_id}.jpg", help="file name in --image-dir ({item_id}, {index})")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--cache", help="per-item encoding cache (default: OUT/.encode-cache)")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--no-progress", action="store_true")
+    c = p.add_argument_group("content (the 'content' section of a config)")
+    c.add_argument("--text", help="text encoder spec, e.g. minilm or sentence-transformers:FOLDER")
+    c.add_argument("--image", help="image encoder spec, e.g. efficientnet-lite0, timm:NAME:WEIGHTS")
+    c.add_argument("--image-dir", help="image folder (default: the folder's item_images.tsv)")
+    c.add_argument("--image-pattern", help="file name in --image-dir ({item_id}, {index}; default {item_id}.jpg)")
+    c.add_argument("--batch-size", type=int, help="default 32")
+    c.add_argument("--cache", help="per-item encoding cache (default: OUT/.encode-cache)")
+    add_config_args(p)
+    add_runtime_args(p, device=False)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    encoders = {k: v for k, v in (("text", args.text), ("image", args.image)) if v}
+    flags = {field: getattr(args, dest) for dest, field in CONTENT_FLAGS.items() if getattr(args, dest) is not None}
+    tree = config_tree(args, {"data": data_section(args), "content": flags}, "content.")
+    data = build_dataclass(DataConfig, tree.get("data", {}), "data")
+    content = build_dataclass(ContentConfig, tree.get("content", {}), "content")
+    if not data.path:
+        raise ConfigError("give a dataset folder (DATA) or --config FILE with data.path")
+    encoders = content.encoders()
     if not encoders:
-        raise SystemExit("give --text and/or --image")
+        raise ConfigError("give --text and/or --image (or content.text / content.image)")
+    set_threads(runtime_options(args).threads)
     out = Path(args.out)
-    if out.resolve() != Path(args.data).resolve():
-        derive_folder(args.data, out, skip_features=("unified", *encoders))
-    dataset = load_dataset(dataclasses.replace(data_config(args), features=[]), use_cache=False)
-    content = content_for_dataset(dataset, args.data, args.image_dir, args.image_pattern)
-    cache = Path(args.cache) if args.cache else out / ".encode-cache"
-    report = encode_content(content, out, encoders, cache, args.batch_size, not args.no_progress)
+    if out.resolve() != Path(data.path).resolve():
+        derive_folder(data.path, out, skip_features=("unified", *encoders))
+    dataset = load_dataset(dataclasses.replace(data, features=[]), use_cache=False)
+    items = content_for_dataset(dataset, data.path, content.image_dir, content.image_pattern)
+    cache = Path(content.cache_dir) if content.cache_dir else out / ".encode-cache"
+    report = encode_content(items, out, encoders, cache, content.batch_size, not args.no_progress)
     print_json(report)
     return 0

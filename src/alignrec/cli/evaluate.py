@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 
 from alignrec.cli.common import metrics_table, print_json
-from alignrec.serving import load_run
-from alignrec.training import evaluate_model
+from alignrec.runs import evaluate_run, load_run
 
 EXAMPLES = """examples:
   alignrec evaluate runs/sci-alignrec
@@ -25,7 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     loaded = load_run(args.run_dir)
-    metrics, _, users = evaluate_model(loaded.model, loaded.dataset, args.split, loaded.config.topk)
+    ranking = evaluate_run(loaded, args.split)
+    metrics, users = ranking.means, ranking.users
     if args.json:
         print_json({"split": args.split, "users": len(users), "best_epoch": loaded.best_epoch, "metrics": metrics})
         return 0

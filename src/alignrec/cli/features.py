@@ -9,6 +9,7 @@ import numpy as np
 
 from alignrec.cli.common import print_json
 from alignrec.config import DataConfig
+from alignrec.data.readers import load_feature_matrix
 from alignrec.errors import DataError
 
 EXAMPLES = """examples:
@@ -56,21 +57,17 @@ def split_feature_args(values: list[str]) -> tuple[list[str] | None, dict[str, P
 
 
 def load_extra(files: dict[str, Path], n_items: int) -> dict[str, np.ndarray]:
-    out = {}
-    for name, path in files.items():
+    for path in files.values():
         if not path.is_file():
             raise DataError(f"{path}: feature file not found")
-        matrix = np.load(path)
-        if matrix.ndim != 2 or matrix.shape[0] != n_items:
-            raise DataError(f"{path}: expected a [{n_items}, d] matrix, got shape {list(matrix.shape)}")
-        out[name] = np.asarray(matrix, dtype=np.float32)
-    return out
+    return {name: load_feature_matrix(path, n_items) for name, path in files.items()}
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from alignrec.data import load_dataset
-    from alignrec.evaluation.intermediate import FeatureEvalConfig, evaluate_features
+    from alignrec.evaluation.feature_table import FeatureEvalConfig, evaluate_features
     from alignrec.reporting.markdown import feature_metrics_table
+    from alignrec.runs.masked import masked_run_row
 
     names, files = split_feature_args(args.features)
     dataset = load_dataset(DataConfig(path=args.data, split=args.split, rating_threshold=args.rating_threshold,
@@ -82,7 +79,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         raise DataError(f"{args.data}: no feature matrices; give --features FILE.npy")
     cfg = FeatureEvalConfig(ks=sorted(set(args.topk)), knn_k=args.knn_k, shrink=args.shrink,
                             mask_fraction=args.mask_fraction, seed=args.seed, part=args.part)
-    result = evaluate_features(dataset, cfg, extra, args.run)
+    result = evaluate_features(dataset, cfg, extra)
+    result["rows"] += [masked_run_row(run_dir, dataset, cfg, list(result["masked_items"])) for run_dir in args.run]
     if args.json:
         print_json(result)
         return 0

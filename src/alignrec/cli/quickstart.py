@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from alignrec.quickstart import run_quickstart
+from alignrec.cli.common import add_runtime_args, runtime_options
+from alignrec.reporting.markdown import table
+from alignrec.runs.quickstart import run_quickstart
 
 EXAMPLES = """examples:
   alignrec quickstart
@@ -22,23 +24,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=300)
     p.add_argument("--patience", type=int, default=20)
     p.add_argument("--seed", type=int, default=2024)
-    p.add_argument("--no-progress", action="store_true", help="no progress bars or progress lines")
+    add_runtime_args(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     summary = run_quickstart(args.workdir, args.runs_dir, args.epochs, args.patience, args.seed,
-                             progress=not args.no_progress)
+                             runtime=runtime_options(args))
     work = args.runs_dir / "quickstart"
     runs = {**summary["baselines"], "alignrec": summary["stage2"]}
     dirs = {name: work / "baselines" / name / "run" for name in summary["baselines"]} | {"alignrec": work / "run"}
     cols = ["recall@10", "recall@20", "ndcg@10", "ndcg@20"]
     print("\nMovieLens-100K (ratings >= 4, random 8:1:1 split), test metrics at the best validation epoch")
-    print("| model | " + " | ".join(cols) + " | best epoch | run directory |")
-    print("|---" * (len(cols) + 3) + "|")
-    for model, m in runs.items():
-        print(f"| {model} | " + " | ".join(f"{m['test'][c]:.4f}" for c in cols) +
-              f" | {int(m['best_epoch'])} | {dirs[model]} |")
+    print(table(["model", *cols, "best epoch", "run directory"],
+                [[model, *(f"{m['test'][c]:.4f}" for c in cols), str(int(m["best_epoch"])), str(dirs[model])]
+                 for model, m in runs.items()]), end="")
     zero = ", ".join(f"{name} {parts['test']['recall@20']:.4f}" for name, parts in summary["zero_shot"].items())
     print(f"zero-shot test recall@20 (no training): {zero}")
     print(f"total {summary['seconds']:.0f} s; try: alignrec recommend {work / 'run'} --user 1")

@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +29,35 @@ log = logging.getLogger("alignrec.content")
 UNIFIED = "unified"
 
 
+@dataclass
+class ContentConfig:
+    """Which encoders turn raw item content into modality features: ``text`` and ``image`` are encoder specs
+    (see :mod:`alignrec.content.registry`); images come from the folder's ``item_images.tsv`` or ``image_dir``
+    with ``image_pattern``. ``cache_dir`` keeps per-item encodings (default: inside the work folder)."""
+
+    text: str | None = None
+    image: str | None = None
+    image_dir: str | None = None
+    image_pattern: str = "{item_id}.jpg"
+    batch_size: int = 32
+    cache_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        for kind in ("text", "image"):
+            spec = getattr(self, kind)
+            if spec and encoder_kind(spec) != kind:
+                raise ConfigError(f"content.{kind}: {spec!r} is a {encoder_kind(spec)} encoder")
+        if self.batch_size < 1:
+            raise ConfigError(f"content.batch_size must be >= 1, got {self.batch_size}")
+
+    def encoders(self) -> dict[str, str]:
+        """Modality name -> encoder spec, for the encoders that are set."""
+        return {kind: spec for kind, spec in (("text", self.text), ("image", self.image)) if spec}
+
+
 def save_npy(path: Path, array: np.ndarray) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         np.save(handle, array)
-
-
-def file_stamp(paths: list[Path]) -> str:
-    """Hash of names, sizes and modification times: changes when any input file changes."""
-    rows = []
-    for p in sorted(paths):
-        st = p.stat()
-        rows.append((str(p.resolve()), st.st_size, st.st_mtime_ns))
-    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:20]
 
 
 def derive_folder(source: str | Path, target: str | Path, skip_features: tuple[str, ...] = (UNIFIED,)) -> Path:

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from alignrec.data.dataset import Dataset
@@ -28,6 +27,51 @@ from alignrec.errors import ConfigError, DataError
 from alignrec.io import atomic_path, write_json
 
 IMAGES_FILE = "item_images.tsv"
+IMPORT_FORMATS = ("tables", "book-crossing")
+
+
+@dataclass
+class ImportConfig:
+    """Raw tables to a dataset folder. ``format="tables"``: ``items`` and ``interactions`` files (CSV, TSV or
+    Parquet) and the column names (see :func:`import_tables`); ``format="book-crossing"``: the Book-Crossing CSVs
+    in the source folder, optionally only the first ``max_ratings`` ratings."""
+
+    format: str = "tables"
+    items: str | None = None
+    interactions: str | None = None
+    item_col: str = "item_id"
+    text_cols: list[str] | None = None
+    image_col: str | None = None
+    user_col: str = "user_id"
+    rating_col: str | None = None
+    timestamp_col: str | None = None
+    image_root: str | None = None
+    interaction_item_col: str | None = None
+    name: str | None = None
+    max_ratings: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.format not in IMPORT_FORMATS:
+            raise ConfigError(f"import.format must be one of {IMPORT_FORMATS}, got {self.format!r}")
+        if self.format == "tables" and not (self.items and self.interactions):
+            raise ConfigError("import: format 'tables' needs 'items' and 'interactions' (table files)")
+
+    def input_files(self, source: Path) -> list[Path]:
+        """The files the import reads (for up-to-date checks)."""
+        if self.format == "book-crossing":
+            return sorted(source.glob("BX-*"))
+        return [Path(p) for p in (self.items, self.interactions) if p and Path(p).is_file()]
+
+
+def run_import(config: ImportConfig, source: str | Path, out_dir: str | Path) -> dict[str, Any]:
+    """Run the import ``config`` describes (Book-Crossing reads ``source``) into ``out_dir``; return its report."""
+    if config.format == "book-crossing":
+        return import_book_crossing(source, out_dir, config.max_ratings, config.name or "book-crossing")
+    return import_tables(config.items, config.interactions, out_dir,  # type: ignore[arg-type]
+                         item_col=config.item_col, text_cols=config.text_cols, image_col=config.image_col,
+                         user_col=config.user_col, rating_col=config.rating_col, timestamp_col=config.timestamp_col,
+                         image_root=config.image_root, name=config.name,
+                         interaction_item_col=config.interaction_item_col)
 
 
 @dataclass
@@ -237,8 +281,3 @@ def _bx_file(src: Path, stem: str) -> Path:
         if candidate.is_file():
             return candidate
     raise DataError(f"{src}: neither {stem}.csv.gz nor {stem}.csv found")
-
-
-def item_mask(matrix: np.ndarray) -> np.ndarray:
-    """``bool [n]``: rows that are not all zero (the modality is present)."""
-    return np.abs(matrix).sum(axis=1) > 0

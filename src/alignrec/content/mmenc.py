@@ -11,7 +11,6 @@ Missing modalities are left out of attention (MLP: out of the mean), so any subs
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 
@@ -54,12 +53,3 @@ class MMEnc(nn.Module):
         seq = torch.cat([cls, tok], dim=1)
         pad = torch.cat([torch.zeros_like(keep[:, :1]), ~keep], dim=1)
         return self.pool(self.fusion(seq, src_key_padding_mask=pad)[:, 0])
-
-
-def info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Symmetric InfoNCE (Oord et al., 2018) between rows of ``a`` and ``b``; row i of each is a positive pair."""
-    if len(a) < 2:
-        return a.sum() * 0.0
-    logits = F.normalize(a, dim=1) @ F.normalize(b, dim=1).T / temperature
-    target = torch.arange(len(a), device=a.device)
-    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))

@@ -20,7 +20,6 @@ is ``"valid"`` when a dataset is given, else ``"loss"``. The test split is never
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,11 +29,12 @@ import torch
 import torch.nn.functional as F
 
 from alignrec.config import build_dataclass
-from alignrec.content.mmenc import MMEnc, info_nce
-from alignrec.content.zeroshot import normalise_rows, zero_shot
-from alignrec.data.dataset import Dataset
+from alignrec.content.mmenc import MMEnc
+from alignrec.data.dataset import Dataset, l2_normalise
 from alignrec.errors import ConfigError, DataError
-from alignrec.progress import progress as progress_bar
+from alignrec.evaluation.feature_metrics import zero_shot
+from alignrec.models.losses import symmetric_info_nce
+from alignrec.training.loop import LoopState, StopRule, optimise_batches, run_epochs
 
 
 @dataclass
@@ -61,7 +61,6 @@ class PretrainConfig:
     select: str = "auto"
     patience: int = 20
     seed: int = 2024
-    threads: int | None = None
 
     def __post_init__(self) -> None:
         if self.fusion not in ("transformer", "mlp"):
@@ -151,7 +150,7 @@ class _Objective:
                 for n in range(m + 1, n_mod):
                     both = present[:, m] & present[:, n]
                     if both.sum() > 1:
-                        contrast = contrast + info_nce(singles[m][both], singles[n][both], cfg.temperature)
+                        contrast = contrast + symmetric_info_nce(singles[m][both], singles[n][both], cfg.temperature)
                         pairs += 1
             contrast = contrast / max(pairs, 1)
         terms["contrast"] = contrast
@@ -187,7 +186,7 @@ class _Objective:
             if ok.sum() > 1:
                 p_idx = torch.from_numpy(partner[ok])
                 other = model([x[p_idx] for x in self.xs], self.present[p_idx])
-                collab = info_nce(full[torch.from_numpy(ok)], other, cfg.temperature)
+                collab = symmetric_info_nce(full[torch.from_numpy(ok)], other, cfg.temperature)
         terms["collab"] = collab
         terms["loss"] = (cfg.contrast_weight * contrast + cfg.mask_weight * masked + cfg.recon_weight * recon
                          + cfg.collab_weight * collab)
@@ -219,11 +218,9 @@ def pretrain(features: dict[str, np.ndarray], config: PretrainConfig | None = No
     names = check_modalities(features, dataset.n_items if dataset is not None else None)
     if cfg.uses_interactions and dataset is None:
         raise ConfigError("pretrain: collaborative=True and select='valid' need the dataset")
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    mats = [normalise_rows(np.asarray(features[n], dtype=np.float32)) for n in names]
+    mats = [l2_normalise(np.asarray(features[n], dtype=np.float32)) for n in names]
     present = torch.from_numpy(np.stack([np.abs(m).sum(1) > 0 for m in mats], axis=1))
     xs = [torch.from_numpy(m) for m in mats]
     n_items = len(present)
@@ -235,37 +232,28 @@ def pretrain(features: dict[str, np.ndarray], config: PretrainConfig | None = No
     collab = cooccurrence_sampler(dataset.train, n_items) if cfg.collaborative and dataset is not None else None
     objective = _Objective(model, xs, present, cfg, collab)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    best, best_epoch, bad, history = -np.inf, -1, 0, []
     best_state = {k: v.clone() for k, v in model.state_dict().items()}
-    bar = progress_bar(range(cfg.epochs), desc="pretrain MMEnc", unit="epochs", enabled=progress)
-    for epoch in bar:
-        t0 = time.perf_counter()
+
+    def train_epoch(epoch: int) -> dict[str, float]:
         model.train()
-        totals: dict[str, float] = {}
         order = rng.permutation(fit)
-        for start in range(0, len(order), cfg.batch_size):
-            terms = objective(order[start:start + cfg.batch_size], rng)
-            optimizer.zero_grad(set_to_none=True)
-            terms["loss"].backward()
-            optimizer.step()
-            for k, v in terms.items():
-                totals[k] = totals.get(k, 0.0) + float(v.detach()) * len(order[start:start + cfg.batch_size])
-        row: dict[str, Any] = {"epoch": epoch, **{k: v / max(len(order), 1) for k, v in totals.items()}}
-        score = _selection_score(model, objective, xs, present, hold, cfg, dataset, row)
-        row["seconds"] = time.perf_counter() - t0
-        history.append(row)
-        if score > best:
-            best, best_epoch, bad = score, epoch, 0
+        batches = [order[start:start + cfg.batch_size] for start in range(0, len(order), cfg.batch_size)]
+        return optimise_batches(batches, lambda idx: objective(idx, rng), optimizer, epoch, len)
+
+    def select(epoch: int, row: dict[str, Any]) -> float:
+        return _selection_score(model, objective, xs, present, hold, cfg, dataset, row)
+
+    def keep_best(state: LoopState, improved: bool) -> None:
+        nonlocal best_state
+        if improved:
             best_state = {k: v.clone() for k, v in model.state_dict().items()}
-        else:
-            bad += 1
-        bar.set_postfix(loss=f"{row['loss']:.4f}", select=f"{score:.4f}", best=f"{best:.4f}@{best_epoch}")
-        if bad >= cfg.patience:
-            break
-    bar.close()
+
+    state = run_epochs(LoopState(), StopRule(cfg.epochs, cfg.patience), train_epoch, select, keep_best,
+                       "pretrain MMEnc", progress, "select")
     model.load_state_dict(best_state)
     unified = encode_all(model, xs, present)
-    return PretrainResult(unified, model, best_epoch, history, {**dataclasses.asdict(cfg), "modalities": names})
+    return PretrainResult(unified, model, state.best_epoch, state.history,
+                          {**dataclasses.asdict(cfg), "modalities": names})
 
 
 def _selection_score(model: MMEnc, objective: _Objective, xs: list[torch.Tensor], present: torch.Tensor,

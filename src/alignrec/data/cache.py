@@ -7,8 +7,6 @@ manifest is written last, so an entry without a manifest is ignored.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ import numpy as np
 
 from alignrec.config import DataConfig
 from alignrec.data.dataset import Dataset, build_dataset
-from alignrec.io import atomic_path, read_json, write_json
+from alignrec.io import atomic_path, file_stamps, fingerprint, read_json, write_json
 
 CACHE_VERSION = 1
 
@@ -26,13 +24,14 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("ALIGNREC_CACHE", Path.home() / ".cache" / "alignrec"))
 
 
-def cache_key(config: DataConfig) -> str:
+def source_stamps(config: DataConfig) -> list[tuple[str, int, int]]:
+    """Stamps of every file in the dataset folder: a processed dataset is stale when any of them changes."""
     folder = Path(config.path).resolve()
-    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-    stamp = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files]
-    settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in ("cache_dir", "path")}
-    blob = json.dumps([CACHE_VERSION, str(folder), stamp, settings], sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+    return file_stamps([p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")])
+
+
+def cache_key(config: DataConfig) -> str:
+    return fingerprint(CACHE_VERSION, config.identity(), source_stamps(config))
 
 
 def load_dataset(config: DataConfig | str, use_cache: bool = True, **overrides: Any) -> Dataset:

@@ -248,7 +248,7 @@ def _split_labels(config: DataConfig, raw: readers.RawInteractions, users: np.nd
         if raw.timestamps is None:
             raise DataError(f"{path}: split 'time' needs a timestamp column")
         return time_split(users, raw.timestamps)
-    return random_split(users, config.seed)
+    return random_split(users, config.seed, config.random_rounding)
 
 
 def _attach_content(dataset: Dataset, folder: Path, fmt: str, config: DataConfig) -> None:

@@ -75,17 +75,18 @@ def _numeric_column(frame: pd.DataFrame, column: str, path: Path, integer: bool)
     return values.to_numpy(dtype=np.int64 if integer else np.float64)
 
 
+def _check_interactions(frame: pd.DataFrame, required: tuple[str, ...], path: Path, hint: str) -> None:
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {missing}; the header has {list(frame.columns)} ({hint})")
+    if len(frame) == 0:
+        raise DataError(f"{path}: has a header but no interactions")
+
+
 def read_mmrec_interactions(path: Path) -> RawInteractions:
     """Read an MMRec ``.inter`` TSV: ``userID itemID [rating] [timestamp] [x_label]`` with integer IDs."""
     frame = _read_table(path)
-    missing = [c for c in MMREC_REQUIRED if c not in frame.columns]
-    if missing:
-        raise DataError(
-            f"{path}: missing column(s) {missing}; the header has {list(frame.columns)} "
-            f"(MMRec format needs 'userID' and 'itemID', tab-separated)"
-        )
-    if len(frame) == 0:
-        raise DataError(f"{path}: has a header but no interactions")
+    _check_interactions(frame, MMREC_REQUIRED, path, "MMRec format needs 'userID' and 'itemID', tab-separated")
     users = _numeric_column(frame, "userID", path, integer=True)
     items = _numeric_column(frame, "itemID", path, integer=True)
     ratings = _numeric_column(frame, "rating", path, integer=False) if "rating" in frame else None
@@ -105,14 +106,8 @@ def read_recbole_interactions(path: Path) -> RawInteractions:
     """Read a RecBole atomic ``.inter`` file (typed header such as ``user_id:token``)."""
     frame = _read_table(path)
     frame.columns = [c.split(":")[0] for c in frame.columns]
-    missing = [c for c in (RECBOLE_USER, RECBOLE_ITEM) if c not in frame.columns]
-    if missing:
-        raise DataError(
-            f"{path}: missing column(s) {missing}; the header has {list(frame.columns)} "
-            f"(RecBole format needs 'user_id:token' and 'item_id:token')"
-        )
-    if len(frame) == 0:
-        raise DataError(f"{path}: has a header but no interactions")
+    _check_interactions(frame, (RECBOLE_USER, RECBOLE_ITEM), path,
+                        "RecBole format needs 'user_id:token' and 'item_id:token'")
     for column in (RECBOLE_USER, RECBOLE_ITEM):
         empty = np.flatnonzero((frame[column].str.strip() == "").to_numpy())
         if len(empty):

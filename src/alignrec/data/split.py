@@ -25,16 +25,29 @@ def rank_within_user(users: np.ndarray, order_key: np.ndarray) -> tuple[np.ndarr
     return rank, count
 
 
-def random_split(users: np.ndarray, seed: int, ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)) -> np.ndarray:
-    """Seeded per-user 8:1:1 split.
+def random_split(users: np.ndarray, seed: int, rounding: str = "floor") -> np.ndarray:
+    """Seeded per-user 8:1:1 split: each user's interactions in a random order, the last ones held out.
 
-    A user with n >= 10 interactions gives ``floor(n * ratio)`` to valid and to test (at least one each);
-    a user with 3 <= n < 10 gives one to valid and one to test; a user with fewer than 3 keeps all in train.
+    How a user's ``n`` interactions are divided:
+
+    * ``n >= 10``, ``rounding="floor"`` (default): ``floor(0.1 n)`` to validation and ``floor(0.1 n)`` to test,
+      the rest (at least 80%) to training; e.g. n = 19 gives 17 / 1 / 1.
+    * ``n >= 10``, ``rounding="mmrec"`` (the MMRec toolbox's rule): ``int(0.2 n)`` are held out, ``int(0.2 n) // 2``
+      of them to validation and the rest to test; e.g. n = 19 gives 16 / 1 / 2.
+    * ``3 <= n < 10``: one validation and one test interaction, the rest training (both roundings).
+    * ``n < 3``: everything in training.
     """
     rng = np.random.default_rng(seed)
     rank, count = rank_within_user(users, rng.random(len(users)))
-    n_valid = np.where(count >= 10, np.maximum(1, np.floor(count * ratios[1]).astype(np.int64)), 1)
-    n_test = np.where(count >= 10, np.maximum(1, np.floor(count * ratios[2]).astype(np.int64)), 1)
+    if rounding == "floor":
+        n_valid = n_test = np.floor(count * 0.1).astype(np.int64)
+    elif rounding == "mmrec":
+        held_out = (count * 0.2).astype(np.int64)
+        n_valid, n_test = held_out // 2, held_out - held_out // 2
+    else:
+        raise ValueError(f"rounding must be 'floor' or 'mmrec', got {rounding!r}")
+    small = count < 10
+    n_valid, n_test = np.where(small, 1, n_valid), np.where(small, 1, n_test)
     return _label_from_tail(rank, count, n_valid, n_test)
 
 

@@ -1,6 +1,7 @@
-"""Ranking metrics and full-ranking evaluation."""
+"""Evaluation as pure functions of scores, splits and features: ranking metrics, full-ranking evaluation,
+beyond-accuracy metrics, slices, significance tests and the training-free feature metrics."""
 
-from alignrec.evaluation.evaluator import evaluate_scores, top_k_items
+from alignrec.evaluation.evaluator import Ranking, ScoreFn, evaluate_split, rank_and_evaluate, top_k_items
 from alignrec.evaluation.metrics import per_user_metrics
 
-__all__ = ["evaluate_scores", "per_user_metrics", "top_k_items"]
+__all__ = ["Ranking", "ScoreFn", "evaluate_split", "per_user_metrics", "rank_and_evaluate", "top_k_items"]

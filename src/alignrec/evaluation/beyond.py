@@ -19,7 +19,7 @@ import scipy.sparse as sp
 import torch
 
 from alignrec.data import Dataset
-from alignrec.evaluation.evaluator import ScoreFn, evaluate_scores
+from alignrec.evaluation.evaluator import ScoreFn, rank_and_evaluate
 
 
 def coverage_at_k(top: np.ndarray, n_items: int, k: int) -> float:
@@ -78,15 +78,6 @@ def cold_items(dataset: Dataset) -> np.ndarray:
     return np.flatnonzero(dataset.item_popularity() == 0)
 
 
-def can_score_unseen_items(model: torch.nn.Module) -> bool:
-    """Whether a model ranks items from their content, so an item unseen in training still gets a score.
-
-    A model may say so with a ``scores_unseen_items`` attribute; otherwise a model that holds a content
-    feature (parameter or buffer ``feature``) counts as able.
-    """
-    return bool(getattr(model, "scores_unseen_items", hasattr(model, "feature")))
-
-
 def cold_start_metrics(score_fn: ScoreFn, dataset: Dataset, part: str, ks: list[int],
                        batch_size: int = 1024) -> tuple[dict[str, float], int]:
     """Rank only the cold items (no training interactions) for users who have a cold item in ``part``.
@@ -110,8 +101,8 @@ def cold_start_metrics(score_fn: ScoreFn, dataset: Dataset, part: str, ks: list[
         return s
 
     with torch.no_grad():
-        means, _, users = evaluate_scores(score, truth, dataset.matrix("train"), ks, batch_size)
-    return means, len(users)
+        ranking = rank_and_evaluate(score, truth, dataset.matrix("train"), ks, batch_size)
+    return ranking.means, len(ranking.users)
 
 
 def restrict_columns(matrix: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:

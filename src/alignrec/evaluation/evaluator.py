@@ -9,6 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from alignrec.data import Dataset
 from alignrec.evaluation.metrics import per_user_metrics
 
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]
@@ -84,17 +85,9 @@ def rank_and_evaluate(
     return Ranking(users, top, per_user, {name: float(values.mean()) for name, values in per_user.items()})
 
 
-def evaluate_scores(
-    score_fn: ScoreFn,
-    truth: sp.csr_matrix,
-    exclude: sp.csr_matrix,
-    ks: list[int],
-    batch_size: int = 2048,
-    device: torch.device | str = "cpu",
-) -> tuple[dict[str, float], dict[str, np.ndarray], np.ndarray]:
-    """Evaluate every user with at least one item in ``truth``.
-
-    Returns (metrics averaged over users, per-user metrics, the evaluated user indices).
-    """
-    ranking = rank_and_evaluate(score_fn, truth, exclude, ks, batch_size, device)
-    return ranking.means, ranking.per_user, ranking.users
+def evaluate_split(score_fn: ScoreFn, dataset: Dataset, part: str, ks: list[int], batch_size: int = 2048,
+                   device: torch.device | str = "cpu") -> Ranking:
+    """Full-ranking evaluation of ``score_fn`` on split ``part`` (``"valid"`` or ``"test"``) of ``dataset``, the
+    users' training items excluded. A model's ``score`` should be called in eval mode; gradients are off here."""
+    with torch.no_grad():
+        return rank_and_evaluate(score_fn, dataset.matrix(part), dataset.matrix("train"), ks, batch_size, device)

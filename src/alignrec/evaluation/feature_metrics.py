@@ -21,8 +21,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from alignrec.data.dataset import l2_normalise
-from alignrec.evaluation.evaluator import ScoreFn
+from alignrec.data.dataset import Dataset, l2_normalise
+from alignrec.evaluation.evaluator import ScoreFn, evaluate_split
 
 
 def user_profiles(features: np.ndarray, train: sp.csr_matrix) -> np.ndarray:
@@ -42,6 +42,13 @@ def zero_shot_score_fn(features: np.ndarray, train: sp.csr_matrix) -> ScoreFn:
         return users_n[users.cpu()] @ items.T
 
     return score
+
+
+def zero_shot(features: np.ndarray, dataset: Dataset, part: str = "test", ks: tuple[int, ...] = (10, 20),
+              batch_size: int = 1024) -> dict[str, float]:
+    """Recall/NDCG/... @ ``ks`` of zero-shot cosine ranking by ``features`` on split ``part``."""
+    score = zero_shot_score_fn(features, dataset.matrix("train"))
+    return evaluate_split(score, dataset, part, list(ks), batch_size).means
 
 
 def shrunk_cosine(features: np.ndarray, rows: np.ndarray, shrink: float) -> np.ndarray:

@@ -63,10 +63,11 @@ class AlignRec(Recommender):
 
     name = "alignrec"
     Params = AlignRecParams
+    scores_unseen_items = True  # an item's content-side embedding comes from its feature, trained or not
 
     def __init__(self, dataset: Dataset, params: AlignRecParams) -> None:
         super().__init__(dataset, params)
-        feature = np.asarray(dataset.unified_feature(params.feature), dtype=np.float32)
+        feature = self.content_input(dataset)
         d = params.embedding_dim
         self.user_emb = nn.Embedding(self.n_users, d)
         self.item_emb = nn.Embedding(self.n_items, d)
@@ -107,6 +108,13 @@ class AlignRec(Recommender):
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.forward_all()
         return out.users, out.items
+
+    def content_input(self, dataset: Dataset) -> np.ndarray:
+        return np.asarray(dataset.unified_feature(self.params.feature), dtype=np.float32)
+
+    def hide_item_content(self, hidden: np.ndarray) -> None:
+        with torch.no_grad():
+            self.feature[torch.from_numpy(np.asarray(hidden, dtype=bool)).to(self.feature.device)] = 0.0
 
     def loss(self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> dict[str, torch.Tensor]:
         p = self.params

@@ -1,14 +1,23 @@
-"""The one interface every model implements, and the registry that names them."""
+"""The one interface every model implements, and the registry that names them.
+
+A model is a class with a registry ``name``, a ``Params`` dataclass (its typed parameters, with defaults) and
+the methods below. Everything the trainer, the evaluators and the pipeline need from a model is asked through
+this interface; nothing looks for attributes by name. To add a model, see ``docs/architecture.md``.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
+from alignrec.config import build_dataclass
 from alignrec.data import Dataset
+from alignrec.errors import ConfigError
 
 REGISTRY: dict[str, type[Recommender]] = {}
 
@@ -19,43 +28,68 @@ class NoParams:
 
 
 class Recommender(nn.Module):
-    """A recommender: built from a :class:`Dataset` and typed params, then trained with BPR triples.
+    """A recommender built from a :class:`Dataset` and its typed ``Params``.
 
-    Subclasses set ``name`` and ``Params`` (a dataclass), and implement :meth:`loss` (for trainable
-    models) and :meth:`score`. Models that learn nothing by gradient set ``trainable = False`` and do
-    their work in :meth:`fit`.
+    Must implement: :meth:`loss` (trainable models) and :meth:`embeddings` or :meth:`score`.
+    May override (each has a default): :meth:`fit`, :meth:`on_epoch_start`, :meth:`parameter_groups`,
+    :meth:`content_input`, :meth:`hide_item_content`, and the class attributes ``trainable`` and
+    ``scores_unseen_items``.
     """
 
     name: ClassVar[str] = ""
     Params: ClassVar[type] = NoParams
     trainable: ClassVar[bool] = True
+    # True when items without training interactions are ranked from their content (cold-start capable).
+    scores_unseen_items: ClassVar[bool] = False
 
     def __init__(self, dataset: Dataset, params: Any) -> None:
         super().__init__()
+        if not isinstance(params, self.Params):
+            raise TypeError(f"{type(self).__name__} needs {self.Params.__name__}, got {type(params).__name__}")
         self.n_users, self.n_items = dataset.n_users, dataset.n_items
         self.params = params
         self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def fit(self, dataset: Dataset) -> None:
-        """Closed-form fitting for non-trainable models; trainable ones use the trainer."""
+        """Closed-form fitting for non-trainable models (``trainable = False``); trainable ones use the trainer."""
+
+    def on_epoch_start(self, epoch: int, rng: np.random.Generator) -> None:
+        """Called before each training epoch (e.g. to re-sample a pruned graph); ``rng`` is seeded per epoch."""
+
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        """Optimiser parameter groups (torch's format); a group may set its own ``lr`` or ``weight_decay``."""
+        return [{"params": [p for p in self.parameters() if p.requires_grad]}]
 
     def loss(self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Loss terms for a batch of ``B`` (user, positive item, negative item) index triples.
+        """Loss terms for a batch of ``B`` (user, positive item, negative item) index triples, each ``int64 [B]``.
 
-        Returns a dict whose ``"loss"`` entry is the scalar to minimise; other entries are for logging.
+        Returns a dict whose ``"loss"`` entry is the scalar to minimise; the other entries are its terms, logged.
         """
-        raise NotImplementedError
+        raise NotImplementedError(f"{self.name} is not trainable by gradient")
 
-    def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Final ``[n_users, d]`` and ``[n_items, d]`` embeddings whose dot products are the scores."""
-        raise NotImplementedError
+    def embeddings(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Final ``[n_users, d]`` and ``[n_items, d]`` embeddings whose dot products are the scores, or None for a
+        model that scores otherwise (then it overrides :meth:`score`)."""
+        return None
 
     def score(self, users: torch.Tensor) -> torch.Tensor:
         """Scores ``float [len(users), n_items]``; higher is better. Call inside ``torch.no_grad()``."""
         if self._cache is None:
-            self._cache = self.embeddings()
+            emb = self.embeddings()
+            if emb is None:
+                raise NotImplementedError(f"{self.name} implements neither embeddings() nor score()")
+            self._cache = emb
         user_emb, item_emb = self._cache
         return user_emb[users] @ item_emb.T
+
+    def content_input(self, dataset: Dataset) -> np.ndarray | None:
+        """The ``[n_items, d]`` item content matrix this model reads from ``dataset``; None if it reads none."""
+        return None
+
+    def hide_item_content(self, hidden: np.ndarray) -> None:
+        """Zero the entries ``hidden`` (``bool``, the shape of :meth:`content_input`) in the model's own trained
+        copies of its content input. Mask-modality evaluation rebuilds a trained model on masked features and
+        then calls this, so that trained copies do not keep what the masked input lost."""
 
     def train(self, mode: bool = True) -> Recommender:
         self._cache = None
@@ -66,5 +100,35 @@ def register(cls: type[Recommender]) -> type[Recommender]:
     """Class decorator: make a model available by its ``name``."""
     if not cls.name:
         raise TypeError(f"{cls.__name__} has no name")
+    if not dataclasses.is_dataclass(cls.Params):
+        raise TypeError(f"{cls.__name__}.Params must be a dataclass")
     REGISTRY[cls.name] = cls
     return cls
+
+
+def model_class(name: str) -> type[Recommender]:
+    if name not in REGISTRY:
+        raise ConfigError(f"unknown model {name!r}; available: {sorted(REGISTRY)}")
+    return REGISTRY[name]
+
+
+def resolve_params(name: str, raw: Any = None) -> Any:
+    """Model ``name``'s typed ``Params`` from a dict of overrides (strings from the command line are parsed), or
+    the instance itself when it already is one. Unknown or ill-typed fields are named in the error."""
+    params_cls = model_class(name).Params
+    if raw is None:
+        return params_cls()
+    if dataclasses.is_dataclass(raw) and not isinstance(raw, type):
+        if not isinstance(raw, params_cls):
+            raise ConfigError(f"params of {name!r} must be {params_cls.__name__}, got {type(raw).__name__}")
+        return raw
+    return build_dataclass(params_cls, raw, f"params ({name})")
+
+
+def build_model(name: str, dataset: Dataset, params: Any = None) -> Recommender:
+    """An untrained model ``name`` on ``dataset``; ``params`` is its ``Params``, a dict of overrides, or None."""
+    return model_class(name)(dataset, resolve_params(name, params))
+
+
+def available_models() -> list[str]:
+    return sorted(REGISTRY)

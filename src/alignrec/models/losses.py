@@ -18,11 +18,23 @@ def l2_reg(*embeddings: torch.Tensor) -> torch.Tensor:
 
 
 def info_nce(anchor: torch.Tensor, positive: torch.Tensor, temperature: float) -> torch.Tensor:
-    """One-directional InfoNCE with in-batch negatives over L2-normalised rows (van den Oord et al., 2018)."""
+    """One-directional InfoNCE (van den Oord, Li, Vinyals, "Representation Learning with Contrastive Predictive
+    Coding", 2018): row ``i`` of ``anchor`` [B, d] should pick row ``i`` of ``positive`` among all B rows, by
+    cosine similarity over ``temperature``. AlignRec's content-ID alignment uses this direction only."""
     a = nn.functional.normalize(anchor, dim=1) / temperature  # scale B x d rows, not the B x B logits
     p = nn.functional.normalize(positive, dim=1)
     logits = a @ p.T
     return nn.functional.cross_entropy(logits, torch.arange(len(a), device=a.device))
+
+
+def symmetric_info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tensor:
+    """InfoNCE in both directions, averaged: ``a`` picks its row of ``b`` and ``b`` its row of ``a`` (as in CLIP,
+    Radford et al., ICML 2021). 0 for fewer than two rows (no negatives)."""
+    if len(a) < 2:
+        return a.sum() * 0.0
+    logits = nn.functional.normalize(a, dim=1) @ nn.functional.normalize(b, dim=1).T / temperature
+    target = torch.arange(len(a), device=a.device)
+    return 0.5 * (nn.functional.cross_entropy(logits, target) + nn.functional.cross_entropy(logits.T, target))
 
 
 def similarity_gap(h: torch.Tensor, f0: torch.Tensor, f0_gram_sq_norm: torch.Tensor | None = None) -> torch.Tensor:

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from alignrec.evaluation.run_analysis import RunAnalysis, analyse_run
 from alignrec.evaluation.significance import PairedComparison, bootstrap_mean_ci, compare_paired
+from alignrec.runs.analysis import RunAnalysis, analyse_run
 
 HEADLINE = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 

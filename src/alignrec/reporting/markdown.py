@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from alignrec.evaluation.feature_metrics import relative_change
 from alignrec.reporting.collect import ReportData
 
 
@@ -86,7 +87,7 @@ def summary(data: ReportData) -> str:
 
 
 def feature_metrics_table(result: dict[str, Any], metrics: list[str] | None = None) -> str:
-    """One Markdown table of :func:`alignrec.evaluation.intermediate.evaluate_features` output.
+    """One Markdown table of :func:`alignrec.evaluation.feature_table.evaluate_features` output (plus run rows).
 
     Masked cells show the value and its relative change against the full features.
     """
@@ -104,8 +105,8 @@ def feature_metrics_table(result: dict[str, Any], metrics: list[str] | None = No
             if masked is None:
                 cells.append("n/a")
                 continue
-            new, old = masked.get(metrics[0]), full.get(metrics[0])
-            change = (new - old) / old if old else float("nan")
+            new = masked.get(metrics[0])
+            change = relative_change(new, full.get(metrics[0]))
             cells.append(f"{fmt(new)} ({change:+.0%})" if change == change else fmt(new))
         rows.append(cells)
     return table(header, rows)

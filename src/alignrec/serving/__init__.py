@@ -1,5 +1,6 @@
-"""Serving: load a finished run and turn it into recommendations."""
+"""Serving: turn a trained run into recommendations."""
 
-from alignrec.serving.recommend import LoadedRun, load_run, recommend
+from alignrec.runs import LoadedRun, load_run
+from alignrec.serving.recommend import recommend
 
 __all__ = ["LoadedRun", "load_run", "recommend"]

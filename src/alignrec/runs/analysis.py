@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,12 +10,11 @@ import numpy as np
 import torch
 
 from alignrec.data import Dataset
-from alignrec.evaluation.beyond import beyond_accuracy, can_score_unseen_items, cold_items, cold_start_metrics
-from alignrec.evaluation.evaluator import rank_and_evaluate
+from alignrec.evaluation.beyond import beyond_accuracy, cold_items, cold_start_metrics
 from alignrec.evaluation.slices import activity_slices, popularity_labels, popularity_slices
 from alignrec.io import read_json
-from alignrec.serving import load_run
-from alignrec.training import rundir
+from alignrec.runs import rundir
+from alignrec.runs.load import evaluate_run, load_run
 
 
 @dataclass
@@ -44,44 +42,31 @@ class RunAnalysis:
     item_popularity: np.ndarray | None = None
 
 
-def read_history(run_dir: Path) -> list[dict[str, Any]]:
-    path = run_dir / rundir.EPOCHS
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def analyse_run(run_dir: str | Path, part: str = "test", dataset: Dataset | None = None) -> RunAnalysis:
     """Load ``run_dir`` and compute every evaluation of the report on ``part``."""
     run_dir = Path(run_dir)
     loaded = load_run(run_dir, dataset)
     ds, model, ks = loaded.dataset, loaded.model, loaded.config.topk
-    truth = ds.matrix(part)
-    with torch.no_grad():  # load_run has put the model in eval mode
-        ranking = rank_and_evaluate(model.score, truth, ds.matrix("train"), ks, batch_size=1024)
+    ranking = evaluate_run(loaded, part)
     users, top, per_user = ranking.users, ranking.top, ranking.per_user
     popularity = ds.item_popularity()
     train_counts = np.bincount(ds.train[:, 0], minlength=ds.n_users)
     cold, cold_users = ({}, 0)
-    if can_score_unseen_items(model):
+    if model.scores_unseen_items:
         cold, cold_users = cold_start_metrics(model.score, ds, part, ks)
-    item_emb = None
-    if hasattr(model, "embeddings"):
-        try:
-            with torch.no_grad():
-                item_emb = model.embeddings()[1].detach().cpu().numpy()
-        except NotImplementedError:
-            item_emb = None
+    with torch.no_grad():
+        embeddings = model.embeddings()
+    item_emb = embeddings[1].detach().cpu().numpy() if embeddings is not None else None
     card_path = run_dir / rundir.DATASET
     card = read_json(card_path) if card_path.is_file() else {"stats": ds.stats(), "report": ds.report}
     saved = read_json(run_dir / rundir.METRICS) if (run_dir / rundir.METRICS).is_file() else {}
     return RunAnalysis(
         name=run_dir.name, run_dir=run_dir, config=loaded.config.to_dict(), dataset_card=card,
-        history=read_history(run_dir), saved_metrics=saved, best_epoch=loaded.best_epoch, ks=ks,
+        history=rundir.read_history(run_dir), saved_metrics=saved, best_epoch=loaded.best_epoch, ks=ks,
         means=ranking.means, per_user=per_user, users=users,
         beyond=beyond_accuracy(top, popularity, ks),
         activity=activity_slices(per_user, users, train_counts),
-        popularity=popularity_slices(top, users, truth, popularity_labels(popularity), ks),
+        popularity=popularity_slices(top, users, ds.matrix(part), popularity_labels(popularity), ks),
         cold_start=cold, cold_users=cold_users, cold_candidates=len(cold_items(ds)),
         item_embeddings=item_emb, item_popularity=popularity,
     )

@@ -13,16 +13,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from alignrec.config import RuntimeOptions, to_dict
 from alignrec.data.cache import default_cache_dir
 from alignrec.data.movielens import fetch_movielens_100k
 from alignrec.io import write_json
-from alignrec.pipeline import run_pipeline
+from alignrec.runs.pipeline import PipelineConfig, run_pipeline
 
 
 def quickstart_pipeline(folder: Path, workdir: Path, cache: Path, epochs: int, patience: int, seed: int
-                        ) -> dict[str, Any]:
+                        ) -> PipelineConfig:
     """The ``alignrec run`` config of the quickstart: MiniLM text -> MMEnc -> AlignRec, LightGCN as baseline."""
-    return {
+    return PipelineConfig.from_dict({
         "workdir": str(workdir),
         "data": {"path": str(folder), "split": "random", "rating_threshold": 4.0, "seed": seed},
         "content": {"text": "minilm", "cache_dir": str(cache / "encode-cache")},
@@ -31,11 +32,11 @@ def quickstart_pipeline(folder: Path, workdir: Path, cache: Path, epochs: int, p
         # LightGCN sits on an early plateau on this data for longer than the patience: no stop before 50 epochs.
         "train": {"epochs": epochs, "patience": patience, "min_epochs": min(50, epochs), "seed": seed},
         "baselines": ["lightgcn"],
-    }
+    })
 
 
 def run_quickstart(workdir: Path | None = None, runs_dir: Path = Path("runs"), epochs: int = 300,
-                   patience: int = 20, seed: int = 2024, progress: bool = True) -> dict[str, Any]:
+                   patience: int = 20, seed: int = 2024, runtime: RuntimeOptions | None = None) -> dict[str, Any]:
     """Fetch ml-100k, write ``runs_dir/quickstart/pipeline.json`` and run it; return the pipeline summary.
 
     ``workdir`` holds the data and the encoding cache; by default the data is the shared MovieLens folder of
@@ -48,9 +49,9 @@ def run_quickstart(workdir: Path | None = None, runs_dir: Path = Path("runs"), e
     folder = fetch_movielens_100k(workdir)
     config = quickstart_pipeline(folder.resolve(), runs_dir / "quickstart", cache.resolve(), epochs, patience, seed)
     config_path = runs_dir / "quickstart" / "pipeline.json"
-    write_json(config_path, config)
+    write_json(config_path, to_dict(config))
     print(f"pipeline config: {config_path} (re-run or edit it: alignrec run {config_path})", flush=True)
-    summary = run_pipeline(config, progress=progress)
+    summary = run_pipeline(config, runtime)
     summary["seconds"] = time.perf_counter() - start
     summary["config_path"] = str(config_path)
     return summary

@@ -1,0 +1,75 @@
+"""Train a run: config in, trained model and metrics out, optionally kept in a run directory.
+
+The test split is evaluated once, after training, at the best-validation weights.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from alignrec.config import RuntimeOptions
+from alignrec.data import Dataset, load_dataset
+from alignrec.evaluation import evaluate_split
+from alignrec.io import write_json
+from alignrec.models import Recommender, build_model
+from alignrec.runs import rundir
+from alignrec.runs.config import RunConfig
+from alignrec.training import fit, resolve_device
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns: the best-validation model and its metrics."""
+
+    model: Recommender
+    dataset: Dataset
+    best_epoch: int
+    valid: dict[str, float]
+    test: dict[str, float]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    run_dir: Path | None = None
+
+
+def train(config: RunConfig, run_dir: str | Path | None = None, dataset: Dataset | None = None,
+          resume: bool = False, overwrite: bool = False, runtime: RuntimeOptions | None = None) -> TrainResult:
+    """Train ``config.model`` on ``config.data``; early-stop on validation; test the best epoch once.
+
+    With ``run_dir`` every epoch is logged and checkpointed there, and ``resume=True`` continues a run that was
+    stopped at any point (same config and seed give the same final metrics). ``runtime`` (progress output,
+    threads, device) may differ between the first run and a resume.
+    """
+    runtime = runtime or RuntimeOptions()
+    if dataset is None:
+        dataset = load_dataset(config.data)
+    torch.manual_seed(config.train.seed)
+    model = build_model(config.model, dataset, config.params)
+    run_path = Path(run_dir) if run_dir is not None else None
+    checkpoints = None
+    if run_path is not None:
+        rundir.prepare(run_path, config, resume=resume, overwrite=overwrite)
+        write_json(run_path / rundir.DATASET, {"stats": dataset.stats(), "report": dataset.report})
+        checkpoints = rundir.RunDirCheckpoints(run_path, resume)
+    result = fit(model, dataset, config.train, config.topk, runtime, checkpoints)
+    if run_path is not None and not model.trainable:
+        rundir.save_torch(run_path / rundir.BEST, {"epoch": 0, "model": model.state_dict()})
+    device = resolve_device(runtime.device)
+    t0 = time.perf_counter()
+    batch = config.train.eval_batch_size
+    valid = evaluate_split(model.score, dataset, "valid", config.topk, batch, device).means
+    test = evaluate_split(model.score, dataset, "test", config.topk, batch, device).means
+    eval_seconds = time.perf_counter() - t0
+    if run_path is not None:
+        train_secs = [row["train_seconds"] for row in result.history]
+        write_json(run_path / rundir.METRICS, {
+            "model": config.model, "dataset": dataset.name, "best_epoch": result.best_epoch,
+            "epochs_run": len(result.history), "valid": valid, "test": test,
+            "median_train_seconds_per_epoch": float(np.median(train_secs)) if train_secs else 0.0,
+            "final_eval_seconds": eval_seconds,
+        })
+    return TrainResult(model, dataset, result.best_epoch, valid, test, result.history, run_path)
