@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from alignrec import DataConfig, RunConfig, TrainConfig, load_dataset, train
-from alignrec.config import parse_assignments
+from alignrec import DataConfig, RunConfig, RuntimeOptions, TrainConfig, load_dataset, train
+from alignrec.config import apply_overrides
 from alignrec.io import write_json, write_text
+from alignrec.reporting.markdown import table
 
 COLUMNS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 
@@ -41,32 +42,32 @@ def main() -> None:
     data = DataConfig(path=args.data, split=args.split, rating_threshold=args.rating_threshold,
                       features=args.features)
     dataset = load_dataset(data)
+    runtime = RuntimeOptions(progress=False, threads=args.threads)
     runs = []
     for model in args.models:
-        params = parse_assignments([p.split(":", 1)[1] for p in args.param if p.startswith(f"{model}:")])
+        params = apply_overrides({}, [p.split(":", 1)[1] for p in args.param if p.startswith(f"{model}:")])
         for seed in args.seeds:
             config = RunConfig(data=data, model=model, params=params,
-                               train=TrainConfig(seed=seed, patience=args.patience, epochs=args.epochs, progress=False,
-                                                 min_epochs=args.min_epochs,
-                                                 threads=args.threads))
+                               train=TrainConfig(seed=seed, patience=args.patience, epochs=args.epochs,
+                                                 min_epochs=args.min_epochs))
             t0 = time.perf_counter()
-            result = train(config, dataset=dataset)
+            result = train(config, dataset=dataset, runtime=runtime)
             secs = [row["train_seconds"] for row in result.history]
-            runs.append({"model": model, "seed": seed, "params": config.params, "best_epoch": result.best_epoch,
-                         "epochs_run": len(result.history), "valid": result.valid, "test": result.test,
+            runs.append({"model": model, "seed": seed, "params": config.to_dict()["params"],
+                         "best_epoch": result.best_epoch, "epochs_run": len(result.history),
+                         "valid": result.valid, "test": result.test,
                          "median_train_seconds_per_epoch": float(np.median(secs)) if secs else 0.0,
                          "wall_seconds": time.perf_counter() - t0})
             print(json.dumps({k: runs[-1][k] for k in ("model", "seed", "best_epoch")}
                              | {c: round(result.test[c], 4) for c in COLUMNS}), flush=True)
-    table = summary_table(runs, args.models)
+    summary = summary_table(runs, args.models)
     write_json(args.out, {"dataset": dataset.stats(), "data_config": vars(args), "runs": runs})
-    write_text(Path(args.out).with_suffix(".md"), table)
-    print(table)
+    write_text(Path(args.out).with_suffix(".md"), summary)
+    print(summary)
 
 
 def summary_table(runs: list[dict], models: list[str]) -> str:
-    lines = ["| model | " + " | ".join(f"test {c}" for c in COLUMNS) + " | best epoch | s/epoch |",
-             "|---" * (len(COLUMNS) + 3) + "|"]
+    rows = []
     for model in models:
         mine = [r for r in runs if r["model"] == model]
         cells = []
@@ -75,8 +76,8 @@ def summary_table(runs: list[dict], models: list[str]) -> str:
             cells.append(f"{vals.mean():.4f} ± {vals.std(ddof=1) if len(vals) > 1 else 0:.4f}")
         epochs = ", ".join(str(r["best_epoch"]) for r in mine)
         spe = np.median([r["median_train_seconds_per_epoch"] for r in mine])
-        lines.append(f"| {model} | " + " | ".join(cells) + f" | {epochs} | {spe:.3f} |")
-    return "\n".join(lines) + "\n"
+        rows.append([model, *cells, epochs, f"{spe:.3f}"])
+    return table(["model", *(f"test {c}" for c in COLUMNS), "best epoch", "s/epoch"], rows)
 
 
 if __name__ == "__main__":

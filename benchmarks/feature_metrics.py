@@ -21,39 +21,42 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from alignrec import DataConfig, RunConfig, TrainConfig, load_dataset, train
-from alignrec.evaluation.intermediate import FeatureEvalConfig, evaluate_features
+from alignrec import DataConfig, RunConfig, RuntimeOptions, TrainConfig, load_dataset, train
+from alignrec.evaluation.feature_table import FeatureEvalConfig, evaluate_features
 from alignrec.io import write_json, write_text
 from alignrec.reporting.markdown import feature_metrics_table
+from alignrec.runs.masked import masked_run_row
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
-def movielens_with_content(tmp: Path, cache: Path, encode_cache: Path) -> DataConfig:
-    """A temporary movielens-100k-posters folder (symlinks) with MiniLM text and EfficientNet poster features.
+def movielens_with_content(source: Path, tmp: Path, cache: Path, encode_cache: Path) -> DataConfig:
+    """A temporary copy (symlinks) of a MovieLens folder with MiniLM text and, when ``source/posters`` exists,
+    EfficientNet poster features.
 
     Encodings are cached per item in ``encode_cache``, so a second run does not re-encode the posters.
     """
     from alignrec.content.build import derive_folder, encode_content
     from alignrec.content.importers import content_for_dataset
 
-    source = DATA / "movielens-100k-posters"
     folder = derive_folder(source, tmp / "movielens-100k-posters")
     dataset = load_dataset(DataConfig(path=str(folder), features=[]), use_cache=False)
-    content = content_for_dataset(dataset, folder, source / "posters")
-    encode_content(content, folder, {"text": "minilm", "image": "efficientnet-lite0"}, encode_cache, progress=False)
+    posters = source / "posters"
+    content = content_for_dataset(dataset, folder, posters if posters.is_dir() else None)
+    encoders = {"text": "minilm", **({"image": "efficientnet-lite0"} if posters.is_dir() else {})}
+    encode_content(content, folder, encoders, encode_cache, progress=False)
     return DataConfig(path=str(folder), rating_threshold=4, split="random", cache_dir=str(cache))
 
 
-def unified_features(data: DataConfig) -> dict[str, np.ndarray]:
+def unified_features(data: DataConfig, pretrain_epochs: int) -> dict[str, np.ndarray]:
     """MMEnc unified features (stage 1) with the default settings: content only, and the collaborative variant."""
     from alignrec.content.build import modality_features
     from alignrec.content.pretrain import PretrainConfig, pretrain
 
     dataset = load_dataset(data)
     mods = modality_features(dataset)
-    return {"unified": pretrain(mods, PretrainConfig(), dataset, progress=False).unified,
-            "unified_cf": pretrain(mods, PretrainConfig(collaborative=True), dataset, progress=False).unified}
+    return {name: pretrain(mods, PretrainConfig(epochs=pretrain_epochs, collaborative=cf), dataset, False).unified
+            for name, cf in (("unified", False), ("unified_cf", True))}
 
 
 def evaluate_one(data: DataConfig, runs: Path, args: argparse.Namespace, cfg: FeatureEvalConfig) -> dict:
@@ -63,14 +66,15 @@ def evaluate_one(data: DataConfig, runs: Path, args: argparse.Namespace, cfg: Fe
         run_dir = runs / f"{dataset.name}-alignrec"
         t0 = time.perf_counter()
         result = train(RunConfig(data=data, model="alignrec", train=TrainConfig(
-            epochs=args.epochs, patience=args.patience, min_epochs=args.min_epochs, threads=args.threads,
-            progress=False)), run_dir=run_dir)
+            epochs=args.epochs, patience=args.patience, min_epochs=args.min_epochs)), run_dir=run_dir,
+            runtime=RuntimeOptions(progress=False, threads=args.threads))
         print(f"{dataset.name}: alignrec trained, best epoch {result.best_epoch}, "
               f"test recall@20 {result.test['recall@20']:.4f} ({time.perf_counter() - t0:.0f}s)", flush=True)
         run_dirs.append(run_dir)
-    extra = {} if args.no_unified else unified_features(data)
+    extra = {} if args.no_unified else unified_features(data, args.pretrain_epochs)
     t0 = time.perf_counter()
-    out = evaluate_features(dataset, cfg, extra=extra, run_dirs=run_dirs)
+    out = evaluate_features(dataset, cfg, extra=extra)
+    out["rows"] += [masked_run_row(run_dir, dataset, cfg, list(out["masked_items"])) for run_dir in run_dirs]
     out["seconds"] = time.perf_counter() - t0
     out["stats"] = dataset.stats()
     return out
@@ -88,6 +92,11 @@ def main() -> None:
     parser.add_argument("--no-unified", action="store_true", help="skip the stage-1 unified features")
     parser.add_argument("--encode-cache", type=Path, default=Path.home() / ".cache" / "alignrec" / "encode-cache",
                         help="per-item encoding cache for the MovieLens posters and text")
+    parser.add_argument("--pretrain-epochs", type=int, default=200, help="MMEnc epochs at most (default 200)")
+    parser.add_argument("--datasets", nargs="+", default=["amazon", "movielens"], choices=["amazon", "movielens"])
+    parser.add_argument("--amazon", type=Path, default=DATA / "amazon-scientific")
+    parser.add_argument("--movielens", type=Path, default=DATA / "movielens-100k-posters",
+                        help="a MovieLens-100K RecBole folder; its posters/ subfolder is used when present")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cfg = FeatureEvalConfig(ks=[10, 20])
@@ -95,8 +104,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="alignrec-feature-metrics-") as tmp_name:
         tmp = Path(tmp_name)
         cache, runs = tmp / "cache", tmp / "runs"
-        datasets = [DataConfig(path=str(DATA / "amazon-scientific"), cache_dir=str(cache)),
-                    movielens_with_content(tmp, cache, args.encode_cache)]
+        datasets = []
+        if "amazon" in args.datasets:
+            datasets.append(DataConfig(path=str(args.amazon), cache_dir=str(cache)))
+        if "movielens" in args.datasets:
+            datasets.append(movielens_with_content(args.movielens, tmp, cache, args.encode_cache))
         for data in datasets:
             results.append(evaluate_one(data, runs, args, cfg))
             print(feature_metrics_table(results[-1]), flush=True)

@@ -20,16 +20,16 @@ import numpy as np
 def measure(data: str, model: str, epochs: int, evals: int, threads: int) -> dict:
     import torch
 
-    from alignrec import DataConfig, RunConfig, TrainConfig, evaluate_model, load_dataset, train
+    from alignrec import DataConfig, RunConfig, RuntimeOptions, TrainConfig, load_dataset, train
+    from alignrec.evaluation import evaluate_split
 
     dataset = load_dataset(DataConfig(path=data))
-    config = RunConfig(data=DataConfig(path=data), model=model,
-                       train=TrainConfig(epochs=epochs, patience=epochs, progress=False, threads=threads))
-    result = train(config, dataset=dataset)
+    config = RunConfig(data=DataConfig(path=data), model=model, train=TrainConfig(epochs=epochs, patience=epochs))
+    result = train(config, dataset=dataset, runtime=RuntimeOptions(progress=False, threads=threads))
     eval_secs = []
     for _ in range(evals):
         t0 = time.perf_counter()
-        evaluate_model(result.model, dataset, "test", config.topk)
+        evaluate_split(result.model.score, dataset, "test", config.topk)
         eval_secs.append(time.perf_counter() - t0)
     train_secs = [row["train_seconds"] for row in result.history]
     return {
@@ -61,13 +61,14 @@ def main() -> None:
         rows.append(json.loads(out.strip().splitlines()[-1]))
         print(rows[-1], flush=True)
     from alignrec.io import write_json, write_text
+    from alignrec.reporting.markdown import table
 
     write_json(args.out + ".json", {"data": args.data, "rows": rows})
-    lines = ["| model | s / train epoch (median) | s / full evaluation (median) | peak RSS (MB) |", "|---|---|---|---|"]
-    lines += [f"| {r['model']} | {r['train_seconds_per_epoch_median']:.3f} | {r['eval_seconds_median']:.3f} | "
-              f"{r['peak_rss_mb']:.0f} |" for r in rows]
-    write_text(args.out + ".md", "\n".join(lines) + "\n")
-    print("\n".join(lines))
+    text = table(["model", "s / train epoch (median)", "s / full evaluation (median)", "peak RSS (MB)"],
+                 [[r["model"], f"{r['train_seconds_per_epoch_median']:.3f}", f"{r['eval_seconds_median']:.3f}",
+                   f"{r['peak_rss_mb']:.0f}"] for r in rows])
+    write_text(args.out + ".md", text)
+    print(text, end="")
 
 
 if __name__ == "__main__":

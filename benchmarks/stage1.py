@@ -25,15 +25,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from alignrec import DataConfig, RunConfig, TrainConfig, load_dataset, train
+from alignrec import DataConfig, RunConfig, RuntimeOptions, TrainConfig, load_dataset, train
 from alignrec.content.build import derive_folder, encode_content
 from alignrec.content.importers import content_for_dataset
 from alignrec.content.pretrain import PretrainConfig, pretrain
-from alignrec.content.zeroshot import zero_shot
 from alignrec.data.dataset import concat_normalised
+from alignrec.evaluation.feature_metrics import zero_shot
 from alignrec.io import write_json, write_text
 
-DATA = Path("../shared/data")
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+ML = "movielens-100k-posters"
+QUIET = RuntimeOptions(progress=False)
 NOTES = """## What was tried (validation split only)
 
 Zero-shot Recall@20 on the VALIDATION split, one pre-training run each (seed 2024). Concatenation: amazon
@@ -63,26 +65,27 @@ otherwise idle machine (model loading included, the per-item cache empty).
 """
 
 
-def encode_movielens(work: Path, threads: int) -> tuple[Path, dict[str, Any]]:
-    source = DATA / "movielens-100k-posters"
+def encode_movielens(work: Path, threads: int, source: Path) -> tuple[Path, dict[str, Any]]:
     folder = derive_folder(source, work / "ml100k", skip_features=("unified", "text", "image"))
     dataset = load_dataset(DataConfig(path=str(folder), features=[]), use_cache=False)
-    content = content_for_dataset(dataset, folder, source / "posters")
+    posters = source / "posters"
+    content = content_for_dataset(dataset, folder, posters if posters.is_dir() else None)
     torch.set_num_threads(threads)
     timings: dict[str, Any] = {"threads": threads}
-    for name, spec in (("text", "minilm"), ("image", "efficientnet-lite0")):
+    encoders = [("text", "minilm")] + ([("image", "efficientnet-lite0")] if posters.is_dir() else [])
+    for name, spec in encoders:
         t0 = time.perf_counter()
         report = encode_content(content, folder, {name: spec}, work / "encode-cache", batch_size=32, progress=False)
         timings[name] = {**report[name], "seconds": time.perf_counter() - t0}
     return folder, timings
 
 
-def stage2(dataset: Any, data: DataConfig, feature: str, seed: int, patience: int, min_epochs: int = 0
-           ) -> dict[str, Any]:
+def stage2(dataset: Any, data: DataConfig, feature: str, seed: int, patience: int, min_epochs: int = 0,
+           epochs: int = 1000) -> dict[str, Any]:
     config = RunConfig(data=data, model="alignrec", params={"feature": feature},
-                       train=TrainConfig(seed=seed, patience=patience, min_epochs=min_epochs, progress=False))
+                       train=TrainConfig(seed=seed, patience=patience, min_epochs=min_epochs, epochs=epochs))
     t0 = time.perf_counter()
-    result = train(config, dataset=dataset)
+    result = train(config, dataset=dataset, runtime=QUIET)
     return {"feature": feature, "seed": seed, "patience": patience, "min_epochs": min_epochs,
             "best_epoch": result.best_epoch,
             "seconds": time.perf_counter() - t0,
@@ -99,7 +102,7 @@ def run_dataset(name: str, data: DataConfig, pre: dict[str, Any], args: argparse
     entry = results.setdefault(name, {"zero_shot": {}, "pretrain": {}, "stage2": []})
     entry.update(zero_shot={}, pretrain={})
     for variant, extra in (("unified", {}), ("unified_cf", {"collaborative": True})):
-        cfg = PretrainConfig(**{**pre, **extra, "threads": args.threads})
+        cfg = PretrainConfig(**{**pre, **extra})
         t0 = time.perf_counter()
         res = pretrain(mods, cfg, dataset, progress=False)
         dataset.features[variant] = res.unified
@@ -113,7 +116,7 @@ def run_dataset(name: str, data: DataConfig, pre: dict[str, Any], args: argparse
         for feat in args.stage2_features:
             if any(r["feature"] == feat and r["seed"] == seed for r in entry["stage2"]):
                 continue  # measured by an earlier, interrupted run (--resume)
-            entry["stage2"].append(stage2(dataset, data, feat, seed, args.patience, args.min_epochs))
+            entry["stage2"].append(stage2(dataset, data, feat, seed, args.patience, args.min_epochs, args.epochs))
             write_json(out, results)
             print(name, entry["stage2"][-1], flush=True)
 
@@ -133,7 +136,7 @@ def markdown(results: dict[str, Any]) -> str:
                   f"On {enc['threads']} CPU threads (torch), batch 32.", "",
                   "| modality | encoder | items present | without input | unreadable | from cache | seconds |",
                   "|---|---|---|---|---|---|---|"]
-        for mod in ("text", "image"):
+        for mod in [m for m in ("text", "image") if m in enc]:
             r = enc[mod]
             lines.append(f"| {mod} | {r['encoder']} | {r['present']} / {r['items']} | {r['no_input']} "
                          f"| {r['unreadable']} | {r['from_cache']} | {r['seconds']:.1f} |")
@@ -175,6 +178,8 @@ def main() -> None:
     parser.add_argument("--stage2-features", nargs="*", default=["concat", "unified", "unified_cf"])
     parser.add_argument("--pretrain", default="{}", help="PretrainConfig overrides as JSON")
     parser.add_argument("--datasets", nargs="+", default=["amazon-scientific", "movielens-100k-posters"])
+    parser.add_argument("--data-root", type=Path, default=DATA, help="the folder holding the datasets")
+    parser.add_argument("--epochs", type=int, default=1000, help="stage-2 epochs at most")
     parser.add_argument("--report-only", action="store_true", help="rewrite the .md from the .json")
     parser.add_argument("--encode-only", action="store_true",
                         help="(re-)measure only the MovieLens encoding; use an empty --workdir for cold timings")
@@ -185,18 +190,18 @@ def main() -> None:
     keep = (args.report_only or args.resume or args.encode_only) and args.out.is_file()
     results: dict[str, Any] = json.loads(args.out.read_text()) if keep else {}
     if args.encode_only:
-        results["encoding"] = encode_movielens(args.workdir, args.threads)[1]
+        results["encoding"] = encode_movielens(args.workdir, args.threads, args.data_root / ML)[1]
         write_json(args.out, results)
     elif not args.report_only:
         pre = json.loads(args.pretrain)
-        if "movielens-100k-posters" in args.datasets:
+        if ML in args.datasets:
             timings = results.get("encoding")
-            folder, results["encoding"] = encode_movielens(args.workdir, args.threads)
+            folder, results["encoding"] = encode_movielens(args.workdir, args.threads, args.data_root / ML)
             results["encoding"] = timings or results["encoding"]  # a resumed run reads the cache: keep old times
             write_json(args.out, results)
         for name in args.datasets:
-            if name == "amazon-scientific":
-                data = DataConfig(path=str(DATA / name))
+            if name != ML:
+                data = DataConfig(path=str(args.data_root / name))
             else:
                 data = DataConfig(path=str(folder), split="random", rating_threshold=4.0)
             run_dataset(name, data, pre, args, results, args.out)

@@ -1,0 +1,87 @@
+"""Every benchmark script runs end to end at its smallest settings, so none of them can rot unnoticed.
+
+The numbers they print here mean nothing (one epoch); the point is that the commands the README gives still work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, SCI, RealData, require
+
+BENCH = ROOT / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One alignrec cache for the scripts of this module, so the MiniLM encodings are made once."""
+    return tmp_path_factory.mktemp("bench-cache")
+
+
+def run(cache: Path, *args: str, script: str | None = None, env: dict[str, str] | None = None) -> str:
+    cmd = ["bash", str(BENCH / script)] if script else [sys.executable, "-W", "ignore", *args]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "ALIGNREC_CACHE": str(cache), **(env or {})})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_compare(tmp_path: Path, shared_cache: Path, real_data: RealData) -> None:
+    out = tmp_path / "acc.json"
+    run(shared_cache, str(BENCH / "compare.py"), *real_data.cli_args(), "--models", "pop", "bpr", "--seeds", "1", "2",
+        "--epochs", "1", "--threads", "1", "--out", str(out))
+    runs = json.loads(out.read_text())["runs"]
+    assert [(r["model"], r["seed"]) for r in runs] == [("pop", 1), ("pop", 2), ("bpr", 1), ("bpr", 2)]
+    assert "| bpr |" in out.with_suffix(".md").read_text()
+
+
+def test_speed(tmp_path: Path, shared_cache: Path, real_data: RealData) -> None:
+    run(shared_cache, str(BENCH / "speed.py"), str(real_data.path), "--models", "bpr", "--epochs", "1", "--evals",
+        "1", "--threads", "1", "--out", str(tmp_path / "speed"))
+    rows = json.loads((tmp_path / "speed.json").read_text())["rows"]
+    assert [r["model"] for r in rows] == ["bpr"] and rows[0]["train_seconds_per_epoch_median"] > 0
+
+
+def test_prepare_movielens(tmp_path: Path, shared_cache: Path, movielens: Path) -> None:
+    folder = run(shared_cache, str(BENCH / "prepare_movielens.py"), str(tmp_path / "ml"), "--source", str(movielens))
+    assert (Path(folder.strip()) / "text_feat.npy").is_file()
+
+
+def test_feature_metrics(tmp_path: Path, shared_cache: Path, movielens: Path) -> None:
+    which = ["--datasets", "amazon"] if SCI.is_dir() else ["--datasets", "movielens", "--movielens", str(movielens)]
+    out = tmp_path / "fm.md"
+    run(shared_cache, str(BENCH / "feature_metrics.py"), *which, "--epochs", "1", "--min-epochs", "0",
+        "--pretrain-epochs", "1", "--encode-cache", str(shared_cache / "encode-cache"), "--out", str(out))
+    text = out.read_text()
+    assert "zero-shot" in text and "item-CF" in text and "trained alignrec" in text and "unified_cf" in text
+
+
+def test_stage1(tmp_path: Path, shared_cache: Path, movielens: Path) -> None:
+    if SCI.is_dir():
+        root, name = SCI.parent, SCI.name
+    else:
+        root, name = tmp_path / "data", "movielens-100k-posters"
+        root.mkdir()
+        (root / name).symlink_to(movielens, target_is_directory=True)
+    out = tmp_path / "stage1.json"
+    run(shared_cache, str(BENCH / "stage1.py"), "--datasets", name, "--data-root", str(root), "--seeds", "1",
+        "--epochs", "1", "--stage2-features", "concat", "unified", "--pretrain", '{"epochs": 1}', "--threads", "1",
+        "--workdir", str(tmp_path / "work"), "--out", str(out))
+    entry = json.loads(out.read_text())[name]
+    assert {"unified", "unified_cf"} <= set(entry["zero_shot"]) and len(entry["stage2"]) == 2
+
+
+def test_run_accuracy_script(tmp_path: Path, shared_cache: Path) -> None:
+    require(SCI)
+    require(SCI.parent / "movielens-100k-posters")
+    run(shared_cache, script="run_accuracy.sh", env={"SEEDS": "1", "MODELS": "pop", "EXTRA": "--epochs 1",
+                                                  "OUT_DIR": str(tmp_path), "ALIGNREC_BENCH_DIR": str(tmp_path / "w"),
+                                                  "THREADS": "1"})
+    assert (tmp_path / "accuracy-amazon-scientific.md").is_file()
+    assert (tmp_path / "accuracy-movielens-100k.md").is_file()
