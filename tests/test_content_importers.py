@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from alignrec.cli import main
 from alignrec.config import DataConfig
 from alignrec.content.importers import content_for_dataset, import_book_crossing, import_tables
 from alignrec.data import load_dataset
@@ -83,3 +85,16 @@ def test_book_crossing_malformed_rows_are_counted(tmp_path: Path) -> None:
     assert report["rating_rows_malformed_skipped"] == 1
     item_file = (tmp_path / "out" / "book-crossing.item").read_text()
     assert 'A "quoted" title. Ann. 1999. Pub' in item_file and "Caf&e. Bob. Pub" in item_file
+
+
+def test_import_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    items, inter = _tables(tmp_path, ".csv")
+    out = tmp_path / "shop"
+    assert main(["import", "tables", "--items", str(items), "--interactions", str(inter), "--out", str(out),
+                 "--item-col", "sku", "--text-cols", "title", "brand", "--image-col", "img", "--user-col", "user",
+                 "--interaction-item-col", "item", "--rating-col", "stars", "--timestamp-col", "ts"]) == 0
+    assert json.loads(capsys.readouterr().out)["items"] == 5
+    assert (out / "shop.inter").is_file() and (out / "item_images.tsv").is_file()
+    assert main(["import", "tables", "--items", str(items), "--out", str(tmp_path / "x")]) == 2
+    assert "needs 'items' and 'interactions'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -22,6 +22,7 @@ from torch import nn
 
 from alignrec.data import Dataset
 from alignrec.models.base import Recommender, register
+from alignrec.models.embedding import id_embeddings
 from alignrec.models.graph import SparseOperator, cosine_knn_graph, normalized_bipartite, normalized_user_item
 from alignrec.models.lightgcn import propagate_mean
 from alignrec.models.losses import bpr_loss, info_nce, l2_reg, similarity_gap
@@ -69,10 +70,7 @@ class AlignRec(Recommender):
         super().__init__(dataset, params)
         feature = self.content_input(dataset)
         d = params.embedding_dim
-        self.user_emb = nn.Embedding(self.n_users, d)
-        self.item_emb = nn.Embedding(self.n_items, d)
-        nn.init.xavier_uniform_(self.user_emb.weight)
-        nn.init.xavier_uniform_(self.item_emb.weight)
+        self.user_emb, self.item_emb = id_embeddings(self.n_users, self.n_items, d)
         self.feature = nn.Parameter(torch.from_numpy(feature.copy()), requires_grad=params.train_features)
         self.norm = nn.LayerNorm(feature.shape[1]) if params.feature_layernorm else nn.Identity()
         self.project = nn.Linear(feature.shape[1], d)

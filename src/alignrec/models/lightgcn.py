@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
 from alignrec.data import Dataset
 from alignrec.models.base import Recommender, register
+from alignrec.models.embedding import id_embeddings
 from alignrec.models.graph import SparseOperator, normalized_bipartite
 from alignrec.models.losses import bpr_loss, l2_reg
 
@@ -42,10 +42,7 @@ class LightGCN(Recommender):
 
     def __init__(self, dataset: Dataset, params: LightGCNParams) -> None:
         super().__init__(dataset, params)
-        self.user_emb = nn.Embedding(self.n_users, params.embedding_dim)
-        self.item_emb = nn.Embedding(self.n_items, params.embedding_dim)
-        nn.init.xavier_uniform_(self.user_emb.weight)
-        nn.init.xavier_uniform_(self.item_emb.weight)
+        self.user_emb, self.item_emb = id_embeddings(self.n_users, self.n_items, params.embedding_dim)
         self.adj = SparseOperator(normalized_bipartite(dataset.train, self.n_users, self.n_items), symmetric=True)
 
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
