@@ -77,6 +77,14 @@ def test_stage1(tmp_path: Path, shared_cache: Path, movielens: Path) -> None:
     assert {"unified", "unified_cf"} <= set(entry["zero_shot"]) and len(entry["stage2"]) == 2
 
 
+def test_cold_start(tmp_path: Path, shared_cache: Path, real_data: RealData) -> None:
+    run(shared_cache, str(BENCH / "cold_start.py"), str(real_data.path), "--seeds", "1", "--epochs", "2",
+        "--min-epochs", "0", "--threads", "1", "--out", str(tmp_path / "cold"))
+    result = json.loads((tmp_path / "cold.json").read_text())
+    assert result["cold_items"] > 0 and result["runs"][0]["cold_users"] > 0
+    assert 0.0 <= result["runs"][0]["cold_test"]["recall@20"] <= 1.0
+
+
 def test_run_accuracy_script(tmp_path: Path, shared_cache: Path) -> None:
     require(SCI)
     require(SCI.parent / "movielens-100k-posters")

@@ -5,10 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from alignrec.data import load_dataset
+from alignrec.data import cache, load_dataset
 from alignrec.data.split import TEST, TRAIN, VALID, k_core_mask, random_split, time_split
 from tests.conftest import SCI, require
+
+
+def test_random_split_rounding_rules() -> None:
+    users = np.repeat(np.arange(4), [19, 10, 5, 2])
+    counts = {rounding: {u: np.bincount(random_split(users, 3, rounding)[users == u], minlength=3).tolist()
+                         for u in range(4)} for rounding in ("floor", "mmrec")}
+    assert counts["floor"] == {0: [17, 1, 1], 1: [8, 1, 1], 2: [3, 1, 1], 3: [2, 0, 0]}
+    assert counts["mmrec"] == {0: [16, 1, 2], 1: [8, 1, 1], 2: [3, 1, 1], 3: [2, 0, 0]}
+    with pytest.raises(ValueError, match="rounding"):
+        random_split(users, 3, "ceil")
 
 
 def test_random_split_sizes_and_seed() -> None:
@@ -45,10 +56,12 @@ def test_amazon_scientific_own_split() -> None:
     assert seen[ds.test[:, 0]].all() and seen[ds.valid[:, 0]].all()
 
 
-def test_movielens_threshold_random_split_and_cache(movielens: Path) -> None:
+def test_movielens_threshold_random_split_and_cache(movielens: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first = load_dataset(movielens, rating_threshold=4, split="random")
+    monkeypatch.setattr(cache, "build_dataset", lambda config: pytest.fail("the second load re-read the files"))
     second = load_dataset(movielens, rating_threshold=4, split="random")
     assert "from_cache" not in first.report and second.report["from_cache"]
+    assert second.split_fingerprint() == first.split_fingerprint()
     assert np.array_equal(first.test, second.test)
     assert len(first.train) + len(first.valid) + len(first.test) == 55375  # ratings >= 4 in ml-100k
     assert first.item_text is not None and first.item_text[0].startswith("Toy Story")

@@ -11,6 +11,7 @@ This module imports nothing from the rest of alignrec except its errors.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import types
@@ -35,6 +36,8 @@ class DataConfig:
     :func:`alignrec.data.split.random_split`); ``time`` is leave-last-two-out by timestamp; ``auto`` picks
     ``labels`` when the file has them and ``random`` otherwise. ``cold_item_fraction`` > 0 then moves every
     interaction of that share of the items out of training (see :mod:`alignrec.data.cold_start`).
+    ``allow_split_mismatch`` accepts learned features (e.g. a unified feature pre-trained with validation
+    selection) made on a different split, which is otherwise an error.
     """
 
     path: str = ""
@@ -48,6 +51,7 @@ class DataConfig:
     cache_dir: str | None = None
     cold_item_fraction: float = 0.0
     random_rounding: str = "floor"
+    allow_split_mismatch: bool = False
 
     def __post_init__(self) -> None:
         if self.path:  # absolute, so that a run directory can be evaluated from any working directory
@@ -226,7 +230,7 @@ def apply_overrides(raw: dict[str, Any], assignments: list[str], prefix: str = "
     """A copy of the raw config tree with ``path.to.field=value`` assignments set (values stay strings until
     :func:`build_dataclass` converts them). ``prefix`` is put before every path (``--param x=1`` is
     ``params.x=1``)."""
-    out = json.loads(json.dumps(raw))
+    out = copy.deepcopy(raw)
     for path, value in parse_assignments(assignments).items():
         value = Override(value)
         keys = [k for k in f"{prefix}{path}".split(".") if k]

@@ -56,6 +56,18 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
+def array_fingerprint(*arrays: Any) -> str:
+    """A short hash of the bytes, dtypes and shapes of numpy arrays (their contents, not where they came from)."""
+    import numpy as np
+
+    digest = hashlib.sha256()
+    for array in arrays:
+        a = np.ascontiguousarray(array)
+        digest.update(f"{a.dtype.str}{a.shape}".encode())
+        digest.update(a.tobytes() if a.dtype.kind != "U" else "\0".join(a.tolist()).encode())
+    return digest.hexdigest()[:20]
+
+
 def file_stamps(paths: list[Path]) -> list[tuple[str, int, int]]:
     """``(resolved path, size, mtime_ns)`` of each file, sorted: changes whenever any of the files changes."""
     return sorted((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in paths)

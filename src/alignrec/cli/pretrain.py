@@ -15,9 +15,10 @@ from alignrec.cli.common import (
     runtime_options,
 )
 from alignrec.config import DataConfig, build_dataclass
-from alignrec.content.build import derive_folder, pretrain_dataset
+from alignrec.content.build import UNIFIED, derive_folder, pretrain_dataset
 from alignrec.content.pretrain import PretrainConfig
 from alignrec.data import load_dataset
+from alignrec.data.dataset import FEATURE_SUFFIX
 from alignrec.errors import ConfigError
 from alignrec.training import set_threads
 
@@ -59,8 +60,10 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.resolve() != Path(data.path).resolve():
         derive_folder(data.path, out)
-    dataset = load_dataset(dataclasses.replace(data, features=data.features or None))
+    modalities = data.features or sorted(p.name[: -len(FEATURE_SUFFIX)] for p in Path(data.path).glob(
+        f"*{FEATURE_SUFFIX}") if p.name != f"{UNIFIED}{FEATURE_SUFFIX}")  # an old unified feature is not an input
+    dataset = load_dataset(dataclasses.replace(data, features=modalities))
     target = pretrain_dataset(dataset, config, out, Path(args.log_dir) if args.log_dir else out / "pretrain",
-                              runtime.progress)
+                              data, runtime.progress)
     print(f"unified feature: {target}")
     return 0

@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from alignrec.config import DataConfig
 from alignrec.content.encode import encode_images_cached, encode_texts_cached
 from alignrec.content.importers import ItemContent
 from alignrec.content.pretrain import PretrainConfig, PretrainResult, pretrain
 from alignrec.content.registry import build_encoder, encoder_kind
-from alignrec.data.dataset import FEATURE_SUFFIX, Dataset
+from alignrec.data.dataset import CARD_SUFFIX, FEATURE_SUFFIX, Dataset
 from alignrec.errors import ConfigError
 from alignrec.io import atomic_path, write_json, write_text
 
@@ -61,12 +62,13 @@ def save_npy(path: Path, array: np.ndarray) -> None:
 
 
 def derive_folder(source: str | Path, target: str | Path, skip_features: tuple[str, ...] = (UNIFIED,)) -> Path:
-    """Link every file of ``source`` into ``target`` (except ``<name>_feat.npy`` for names in ``skip_features``)."""
+    """Link every file of ``source`` into ``target``, except ``<name>_feat.npy`` and its card ``<name>_feat.json``
+    for names in ``skip_features``."""
     source, target = Path(source).resolve(), Path(target)
     if not source.is_dir():
         raise ConfigError(f"{source}: dataset folder not found")
     target.mkdir(parents=True, exist_ok=True)
-    skip = {f"{name}{FEATURE_SUFFIX}" for name in skip_features}
+    skip = {f"{name}{suffix}" for name in skip_features for suffix in (FEATURE_SUFFIX, CARD_SUFFIX)}
     for path in sorted(source.iterdir()):
         if not path.is_file() or path.name.startswith(".") or path.name in skip:
             continue
@@ -109,25 +111,38 @@ def modality_features(dataset: Dataset) -> dict[str, np.ndarray]:
 
 
 def write_pretrain_outputs(result: PretrainResult, feature_dir: str | Path, log_dir: str | Path,
-                           extra: dict[str, Any] | None = None) -> Path:
-    """``feature_dir/unified_feat.npy`` (atomic), ``log_dir/mmenc.pt``, ``pretrain_log.jsonl``, ``pretrain.json``."""
+                           extra: dict[str, Any] | None = None, split: dict[str, Any] | None = None) -> Path:
+    """``feature_dir/unified_feat.npy`` and its card ``unified_feat.json`` (atomic), ``log_dir/mmenc.pt``,
+    ``pretrain_log.jsonl`` and ``pretrain.json``. ``split`` (the fingerprint and settings of the split that
+    pre-training read) goes into ``pretrain.json``, and into the card when pre-training used interactions, so
+    that loading the feature with another split is refused."""
     feature_dir, log_dir = Path(feature_dir), Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(log_dir / "mmenc.pt") as tmp:
         torch.save({"model": result.model.state_dict(), "config": result.config, "dims": result.model.dims}, tmp)
     write_text(log_dir / "pretrain_log.jsonl", "".join(json.dumps(row) + "\n" for row in result.history))
+    uses_interactions = bool(result.config.get("collaborative")) or result.config.get("select") == "valid"
     target = feature_dir / f"{UNIFIED}{FEATURE_SUFFIX}"
+    card = feature_dir / f"{UNIFIED}{CARD_SUFFIX}"
+    if card.is_symlink():  # a derived folder's link to the source's card must not be written through
+        card.unlink()
+    write_json(card, {"made_by": "alignrec pretrain (MMEnc)", "uses_interactions": uses_interactions,
+                      "split": split if uses_interactions else None, "pretrain": result.config})
     save_npy(target, result.unified)
     write_json(log_dir / "pretrain.json", {"best_epoch": result.best_epoch, "epochs_run": len(result.history),
                                            "config": result.config, "unified": str(target),
-                                           "shape": list(result.unified.shape), **(extra or {})})
+                                           "shape": list(result.unified.shape), "split": split,
+                                           "uses_interactions": uses_interactions, **(extra or {})})
     return target
 
 
 def pretrain_dataset(dataset: Dataset, config: PretrainConfig, feature_dir: str | Path, log_dir: str | Path,
-                     progress: bool = True) -> Path:
-    """Pre-train MMEnc on ``dataset``'s modality features and write the outputs; return the unified file."""
+                     data_config: DataConfig, progress: bool = True) -> Path:
+    """Pre-train MMEnc on ``dataset``'s modality features and write the outputs; return the unified file.
+
+    ``data_config`` is how ``dataset`` was loaded: its split is recorded with the feature."""
     features = modality_features(dataset)
     result = pretrain(features, config, dataset if config.uses_interactions else None, progress)
     return write_pretrain_outputs(result, feature_dir, log_dir, {"dataset": dataset.name,
-                                                                "modalities": sorted(features)})
+                                                                "modalities": sorted(features)},
+                                  dataset.split_card(data_config))

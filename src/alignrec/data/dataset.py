@@ -24,8 +24,11 @@ from alignrec.data.split import (
     time_split,
 )
 from alignrec.errors import DataError, DataWarning
+from alignrec.io import array_fingerprint, read_json
 
 FEATURE_SUFFIX = "_feat.npy"
+CARD_SUFFIX = "_feat.json"  # beside a learned feature: how it was made (e.g. the split its pre-training read)
+SPLIT_SETTINGS = ("split", "seed", "rating_threshold", "k_core", "cold_item_fraction", "random_rounding")
 
 
 @dataclass
@@ -81,6 +84,17 @@ class Dataset:
         if "unified" in self.features:
             return self.features["unified"]
         return concat_normalised([self.features[k] for k in sorted(self.features)])
+
+    def split_fingerprint(self) -> str:
+        """A hash of which (user, item) pairs are in train, valid and test: equal exactly when two loads put the
+        same interactions in the same splits, whatever folder, seed or filter produced them."""
+        return array_fingerprint(self.user_ids.astype(str), self.item_ids.astype(str), self.train, self.valid,
+                                 self.test)
+
+    def split_card(self, config: DataConfig) -> dict[str, Any]:
+        """The split's fingerprint and the settings that made it, for records of work that read the split."""
+        return {"fingerprint": self.split_fingerprint(), "dataset": self.name,
+                **{k: v for k, v in config.identity().items() if k in SPLIT_SETTINGS}}
 
     def stats(self) -> dict[str, Any]:
         n_inter = len(self.train) + len(self.valid) + len(self.test)
@@ -260,6 +274,7 @@ def _attach_content(dataset: Dataset, folder: Path, fmt: str, config: DataConfig
         names = list(config.features)
     for name in names:
         dataset.features[name] = readers.load_feature_matrix(folder / f"{name}{FEATURE_SUFFIX}", dataset.n_items)
+        _check_feature_split(dataset, folder / f"{name}{CARD_SUFFIX}", config)
     if fmt == "mmrec" and (folder / "items.tsv").is_file():
         text = readers.read_mmrec_item_text(folder / "items.tsv")
         dataset.item_text = [text.get(i, "") for i in range(dataset.n_items)]
@@ -267,3 +282,28 @@ def _attach_content(dataset: Dataset, folder: Path, fmt: str, config: DataConfig
     if fmt == "recbole" and item_files:
         text = readers.read_recbole_item_text(item_files[0], config.text_fields)
         dataset.item_text = [text.get(i, "") for i in dataset.item_ids]
+
+
+def _check_feature_split(dataset: Dataset, card_path: Path, config: DataConfig) -> None:
+    """A feature learned from interactions must come from this very split: otherwise its selection or its
+    positives read what are valid / test interactions here (leakage)."""
+    if not card_path.is_file():
+        return
+    try:
+        made_on = read_json(card_path).get("split")
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{card_path}: unreadable feature card ({exc})") from exc
+    if not made_on or made_on.get("fingerprint") == dataset.split_fingerprint():
+        return
+    here = dataset.split_card(config)
+    differs = {k: (made_on.get(k), here.get(k)) for k in SPLIT_SETTINGS if made_on.get(k) != here.get(k)}
+    message = (f"{card_path.with_name(card_path.name.replace(CARD_SUFFIX, FEATURE_SUFFIX))} was learned from another "
+               f"split of the interactions (fingerprint {made_on.get('fingerprint')}, this split "
+               f"{here['fingerprint']}; settings that differ, made-on vs here: {differs or 'none, the files differ'}): "
+               "its pre-training read interactions that are validation or test here. Pre-train again on this "
+               "split, leave the feature out (--features), or accept it with --allow-split-mismatch "
+               "(data.allow_split_mismatch; recorded in the run's config)")
+    if not config.allow_split_mismatch:
+        raise DataError(message)
+    warnings.warn(message, DataWarning, stacklevel=3)
+    dataset.report.setdefault("split_mismatch_accepted", []).append(str(card_path))

@@ -161,15 +161,15 @@ def _pretrain_step(cfg: PretrainConfig, data: DataConfig, folder: Path, work: Pa
     if not inputs:
         log("pretrain: skipped (the dataset has no modality features)")
         return
-    data_part = data.identity() if cfg.uses_interactions else None
-    print_ = fingerprint(dataclasses.asdict(cfg), data_part, file_stamps(inputs))
+    dataset = load_dataset(dataclasses.replace(data, features=[p.name[: -len(FEATURE_SUFFIX)] for p in inputs]))
+    split = dataset.split_fingerprint() if cfg.uses_interactions else None  # the same record the feature card keeps
+    print_ = fingerprint(dataclasses.asdict(cfg), split, file_stamps(inputs))
     target = folder / f"unified{FEATURE_SUFFIX}"
     stamp = work / "pretrain.stamp.json"
     if _fresh(stamp, print_, [target, work / "pretrain" / "mmenc.pt"]):
         log("pretrain: up to date")
         return
-    dataset = load_dataset(dataclasses.replace(data, features=[p.name[: -len(FEATURE_SUFFIX)] for p in inputs]))
-    pretrain_dataset(dataset, cfg, folder, work / "pretrain", runtime.progress)
+    pretrain_dataset(dataset, cfg, folder, work / "pretrain", data, runtime.progress)
     write_json(stamp, {"fingerprint": print_})
     log(f"pretrain: wrote {target}")
 

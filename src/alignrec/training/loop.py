@@ -58,8 +58,9 @@ class LoopState:
 
 
 def check_finite(terms: dict[str, torch.Tensor], epoch: int, batch: int) -> None:
-    """Raise :class:`NonFiniteLossError` naming the first NaN/inf term of a batch's loss."""
-    for name, value in terms.items():
+    """Raise :class:`NonFiniteLossError` naming the first NaN/inf term of a batch's loss (its parts before the
+    total ``"loss"``, so the message points at the term that broke)."""
+    for name, value in sorted(terms.items(), key=lambda kv: kv[0] == "loss"):
         if not torch.isfinite(value.detach()).all():
             raise NonFiniteLossError(
                 f"epoch {epoch}, batch {batch}: loss term {name!r} is {float(value.detach()):.4g}; training "
