@@ -19,7 +19,7 @@ import numpy as np
 from alignrec import DataConfig, RunConfig, RuntimeOptions, TrainConfig, load_dataset, train
 from alignrec.evaluation.beyond import cold_items, cold_start_metrics
 from alignrec.io import write_json, write_text
-from alignrec.reporting.markdown import table
+from alignrec.tables import table
 
 COLUMNS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 

@@ -61,7 +61,7 @@ def main() -> None:
         rows.append(json.loads(out.strip().splitlines()[-1]))
         print(rows[-1], flush=True)
     from alignrec.io import write_json, write_text
-    from alignrec.reporting.markdown import table
+    from alignrec.tables import table
 
     write_json(args.out + ".json", {"data": args.data, "rows": rows})
     text = table(["model", "s / train epoch (median)", "s / full evaluation (median)", "peak RSS (MB)"],

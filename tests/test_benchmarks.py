@@ -85,6 +85,23 @@ def test_cold_start(tmp_path: Path, shared_cache: Path, real_data: RealData) -> 
     assert 0.0 <= result["runs"][0]["cold_test"]["recall@20"] <= 1.0
 
 
+def test_forget(tmp_path: Path, shared_cache: Path, real_data: RealData, movielens: Path) -> None:
+    if SCI.is_dir():
+        root, name = SCI.parent, SCI.name
+    else:
+        root, name = tmp_path / "data", "movielens-100k-posters"
+        root.mkdir()
+        (root / name).symlink_to(movielens, target_is_directory=True)
+    out = tmp_path / "forget"
+    run(shared_cache, str(BENCH / "forget.py"), "--datasets", name, "--data-root", str(root), "--models", "lightgcn",
+        "--requests", "users-1%", "--seeds", "1", "--epochs", "2", "--min-epochs", "0", "--max-unlearn-epochs", "1",
+        "--threads", "1", "--encode-cache", str(shared_cache / "encode-cache"), "--workdir", str(tmp_path / "w"),
+        "--out", str(out))
+    rows = json.loads(out.with_suffix(".json").read_text())["rows"]
+    assert [r["method"] for r in rows] == ["reverse-bpr", "retrain", "original"]
+    assert "| lightgcn | users-1% | retrain |" in out.with_suffix(".md").read_text()
+
+
 def test_run_accuracy_script(tmp_path: Path, shared_cache: Path) -> None:
     require(SCI)
     require(SCI.parent / "movielens-100k-posters")

@@ -37,7 +37,8 @@ class DataConfig:
     ``labels`` when the file has them and ``random`` otherwise. ``cold_item_fraction`` > 0 then moves every
     interaction of that share of the items out of training (see :mod:`alignrec.data.cold_start`).
     ``allow_split_mismatch`` accepts learned features (e.g. a unified feature pre-trained with validation
-    selection) made on a different split, which is otherwise an error.
+    selection) made on a different split, which is otherwise an error. ``removal`` names a removal file
+    (:mod:`alignrec.data.removal`) applied after the split: what a forget request took out.
     """
 
     path: str = ""
@@ -52,10 +53,13 @@ class DataConfig:
     cold_item_fraction: float = 0.0
     random_rounding: str = "floor"
     allow_split_mismatch: bool = False
+    removal: str | None = None
 
     def __post_init__(self) -> None:
         if self.path:  # absolute, so that a run directory can be evaluated from any working directory
             self.path = str(Path(self.path).resolve())
+        if self.removal:
+            self.removal = str(Path(self.removal).resolve())
         choice("data.format", self.format, FORMATS)
         if not 0.0 <= self.cold_item_fraction < 1.0:
             raise ConfigError(f"data.cold_item_fraction must be in [0, 1), got {self.cold_item_fraction}")

@@ -13,9 +13,10 @@ import warnings
 
 from alignrec.errors import AlignRecError, DataWarning
 
-# command name -> module (``import`` is a Python keyword, so its module is ``import_``)
+# command name -> module; ``cli/forget.py`` registers both 'forget' and 'forget-check'
 COMMANDS = {name: name for name in ("train", "evaluate", "recommend", "data", "models", "quickstart", "features",
-                                    "compare", "report", "encode", "pretrain", "run")} | {"import": "import_"}
+                                    "compare", "report", "encode", "pretrain", "run", "forget")}
+COMMANDS["import"] = "import_"  # ``import`` is a Python keyword
 
 EPILOG = """examples:
   alignrec quickstart

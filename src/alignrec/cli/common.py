@@ -13,7 +13,7 @@ from typing import Any
 
 from alignrec.config import DataConfig, RuntimeOptions, apply_overrides, build_dataclass, load_config_file
 from alignrec.errors import ConfigError
-from alignrec.reporting.markdown import fmt, table
+from alignrec.tables import fmt, table
 
 # flag dest -> DataConfig field
 DATA_FLAGS = {"data": "path", "format": "format", "split": "split", "rating_threshold": "rating_threshold",

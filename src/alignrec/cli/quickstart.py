@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from alignrec.cli.common import add_runtime_args, runtime_options
-from alignrec.reporting.markdown import table
 from alignrec.runs.quickstart import run_quickstart
+from alignrec.tables import table
 
 EXAMPLES = """examples:
   alignrec quickstart

@@ -15,9 +15,10 @@ import numpy as np
 
 from alignrec.config import DataConfig
 from alignrec.data.dataset import Dataset, build_dataset
+from alignrec.errors import DataError
 from alignrec.io import atomic_path, file_stamps, fingerprint, read_json, write_json
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def default_cache_dir() -> Path:
@@ -27,7 +28,10 @@ def default_cache_dir() -> Path:
 def source_stamps(config: DataConfig) -> list[tuple[str, int, int]]:
     """Stamps of every file in the dataset folder: a processed dataset is stale when any of them changes."""
     folder = Path(config.path).resolve()
-    return file_stamps([p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")])
+    if config.removal and not Path(config.removal).is_file():
+        raise DataError(f"{config.removal}: removal file not found (data.removal)")
+    files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
+    return file_stamps(files + ([Path(config.removal)] if config.removal else []))
 
 
 def cache_key(config: DataConfig) -> str:
@@ -60,6 +64,7 @@ def _write_entry(dataset: Dataset, manifest_path: Path, arrays_path: Path, key: 
     arrays = {
         "train": dataset.train, "valid": dataset.valid, "test": dataset.test,
         "user_ids": dataset.user_ids.astype(str), "item_ids": dataset.item_ids.astype(str),
+        "removed_users": dataset.removed_users, "removed_items": dataset.removed_items,
     }
     for name, matrix in dataset.features.items():
         arrays[f"feature__{name}"] = matrix
@@ -87,4 +92,5 @@ def _read_entry(manifest_path: Path, arrays_path: Path) -> Dataset:
             train=arrays["train"], valid=arrays["valid"], test=arrays["test"],
             user_ids=arrays["user_ids"], item_ids=arrays["item_ids"], features=features,
             item_text=text, report={**manifest["report"], "from_cache": True},
+            removed_users=arrays["removed_users"], removed_items=arrays["removed_items"],
         )

@@ -14,6 +14,7 @@ import scipy.sparse as sp
 from alignrec.config import DataConfig
 from alignrec.data import readers
 from alignrec.data.cold_start import cold_item_split
+from alignrec.data.removal import Removal, keep_mask
 from alignrec.data.split import (
     TEST,
     TRAIN,
@@ -38,6 +39,9 @@ class Dataset:
     ``train``, ``valid`` and ``test`` are ``int64 [n, 2]`` arrays of ``(user, item)`` indices;
     ``user_ids[u]`` / ``item_ids[i]`` give the raw IDs of index ``u`` / ``i``.
     ``features[name]`` is a ``float32 [n_items, d]`` matrix; an all-zero row means the modality is missing.
+    ``removed_users`` / ``removed_items`` (indices) were taken out by a removal request
+    (:mod:`alignrec.data.removal`): they keep their index but have no interactions, and removed items are
+    never ranked.
     """
 
     name: str
@@ -51,6 +55,8 @@ class Dataset:
     features: dict[str, np.ndarray] = field(default_factory=dict)
     item_text: list[str] | None = None
     report: dict[str, Any] = field(default_factory=dict)
+    removed_users: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    removed_items: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def matrix(self, part: str = "train") -> sp.csr_matrix:
         """Binary ``[n_users, n_items]`` CSR matrix of one split."""
@@ -61,8 +67,9 @@ class Dataset:
     def user_index(self, raw_id: str | int) -> int:
         """Index of a raw user ID, or a clear error if the dataset has no such user."""
         hits = np.flatnonzero(self.user_ids.astype(str) == str(raw_id))
-        if not len(hits):
-            raise DataError(f"user {raw_id!r} is not in dataset {self.name!r}")
+        if not len(hits) or np.isin(hits[0], self.removed_users):
+            gone = " (removed by a forget request)" if len(hits) else ""
+            raise DataError(f"user {raw_id!r} is not in dataset {self.name!r}{gone}")
         return int(hits[0])
 
     def item_popularity(self) -> np.ndarray:
@@ -222,7 +229,34 @@ def build_dataset(config: DataConfig) -> Dataset:
         report=report,
     )
     _attach_content(dataset, folder, fmt, config)
+    if config.removal:
+        apply_removal(dataset, Removal.load(config.removal), config.removal)
     return dataset
+
+
+def apply_removal(dataset: Dataset, removal: Removal, source: str = "the removal request") -> None:
+    """Take ``removal``'s users, items and training pairs out of ``dataset`` in place (see
+    :mod:`alignrec.data.removal`); a user left without training data is an error."""
+    for name, index, n in (("user", removal.users, dataset.n_users), ("item", removal.items, dataset.n_items)):
+        if len(index) and (index.min() < 0 or index.max() >= n):
+            raise DataError(f"{source}: {name} index out of range for dataset {dataset.name!r}")
+    had_train = np.bincount(dataset.train[:, 0], minlength=dataset.n_users) > 0
+    for part in ("train", "valid", "test"):
+        pairs = getattr(dataset, part)
+        setattr(dataset, part, pairs[keep_mask(pairs, removal, dataset.n_items, drop_pairs=part == "train")])
+    left = np.bincount(dataset.train[:, 0], minlength=dataset.n_users) > 0
+    stranded = np.flatnonzero(had_train & ~left & ~np.isin(np.arange(dataset.n_users), removal.users))
+    if len(stranded):
+        raise DataError(f"{source}: {len(stranded)} user(s) would have no training interaction left (first: user "
+                        f"{str(dataset.user_ids[stranded[0]])!r}); remove those users too, or fewer of their items")
+    for name, matrix in dataset.features.items():
+        if len(removal.items):
+            matrix = matrix.copy()
+            matrix[removal.items] = 0.0  # the item's content is gone: no feature, no content-graph edges
+            dataset.features[name] = matrix
+    dataset.removed_users, dataset.removed_items = removal.users, removal.items
+    dataset.report["removed"] = {"pairs": len(removal.pairs), "users": len(removal.users),
+                                 "items": len(removal.items)}
 
 
 def _index_items(raw: readers.RawInteractions, folder: Path) -> tuple[np.ndarray, np.ndarray]:

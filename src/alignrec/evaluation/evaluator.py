@@ -85,9 +85,25 @@ def rank_and_evaluate(
     return Ranking(users, top, per_user, {name: float(values.mean()) for name, values in per_user.items()})
 
 
+def without_items(score_fn: ScoreFn, items: np.ndarray) -> ScoreFn:
+    """``score_fn`` with the columns ``items`` set to -inf (they are never ranked); itself when there are none."""
+    if not len(items):
+        return score_fn
+    index = torch.as_tensor(np.asarray(items, dtype=np.int64))
+
+    def score(users: torch.Tensor) -> torch.Tensor:
+        scores = score_fn(users).float().clone()
+        scores[:, index.to(scores.device)] = -torch.inf
+        return scores
+
+    return score
+
+
 def evaluate_split(score_fn: ScoreFn, dataset: Dataset, part: str, ks: list[int], batch_size: int = 2048,
                    device: torch.device | str = "cpu") -> Ranking:
     """Full-ranking evaluation of ``score_fn`` on split ``part`` (``"valid"`` or ``"test"``) of ``dataset``, the
-    users' training items excluded. A model's ``score`` should be called in eval mode; gradients are off here."""
+    users' training items excluded, removed items never ranked. A model's ``score`` should be called in eval
+    mode; gradients are off here."""
+    ranked = without_items(score_fn, dataset.removed_items)
     with torch.no_grad():
-        return rank_and_evaluate(score_fn, dataset.matrix(part), dataset.matrix("train"), ks, batch_size, device)
+        return rank_and_evaluate(ranked, dataset.matrix(part), dataset.matrix("train"), ks, batch_size, device)

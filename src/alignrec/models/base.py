@@ -32,8 +32,8 @@ class Recommender(nn.Module):
 
     Must implement: :meth:`loss` (trainable models) and :meth:`embeddings` or :meth:`score`.
     May override (each has a default): :meth:`fit`, :meth:`on_epoch_start`, :meth:`parameter_groups`,
-    :meth:`content_input`, :meth:`hide_item_content`, and the class attributes ``trainable`` and
-    ``scores_unseen_items``.
+    :meth:`pair_scores`, :meth:`content_input`, :meth:`hide_item_content`, and the class attributes
+    ``trainable`` and ``scores_unseen_items``.
     """
 
     name: ClassVar[str] = ""
@@ -85,6 +85,14 @@ class Recommender(nn.Module):
     def content_input(self, dataset: Dataset) -> np.ndarray | None:
         """The ``[n_items, d]`` item content matrix this model reads from ``dataset``; None if it reads none."""
         return None
+
+    def pair_scores(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """Scores ``[B]`` of the pairs ``(users[b], items[b])``, differentiable (used by unlearning objectives)."""
+        emb = self.embeddings()
+        if emb is None:
+            return self.score(users).gather(1, items.view(-1, 1)).view(-1)
+        user_emb, item_emb = emb
+        return (user_emb[users] * item_emb[items]).sum(1)
 
     def hide_item_content(self, hidden: np.ndarray) -> None:
         """Zero the entries ``hidden`` (``bool``, the shape of :meth:`content_input`) in the model's own trained

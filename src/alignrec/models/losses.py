@@ -11,6 +11,13 @@ def bpr_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor) -> torch.Tensor
     return -nn.functional.logsigmoid(pos_scores - neg_scores).mean()
 
 
+def reverse_bpr_loss(forget_scores: torch.Tensor, negative_scores: torch.Tensor) -> torch.Tensor:
+    """``-mean log sigmoid(neg - forget)``: BPR with the roles swapped, so a pair to forget is pushed below a
+    random negative item (MMRecUn's reverse BPR; Sinha, Mandal, Kankanhalli, "Multi-Modal Recommendation
+    Unlearning for Legal, Licensing, and Modality Constraints", arXiv 2405.15328, 2024)."""
+    return bpr_loss(negative_scores, forget_scores)
+
+
 def l2_reg(*embeddings: torch.Tensor) -> torch.Tensor:
     """``1/2 * sum of squared norms / batch size``."""
     batch = embeddings[0].shape[0]

@@ -6,17 +6,7 @@ from typing import Any
 
 from alignrec.evaluation.feature_metrics import relative_change
 from alignrec.reporting.collect import ReportData
-
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    """A GitHub-flavoured Markdown table."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
-
-
-def fmt(value: float | None, digits: int = 4) -> str:
-    return "n/a" if value is None or value != value else f"{value:.{digits}f}"
+from alignrec.tables import fmt, table
 
 
 def fmt_p(p: float) -> str:

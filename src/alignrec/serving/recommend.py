@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from alignrec.evaluation import top_k_items
+from alignrec.evaluation.evaluator import without_items
 from alignrec.runs import LoadedRun
 
 
@@ -16,7 +17,7 @@ def recommend(run: LoadedRun, users: list[str], k: int = 10) -> list[dict[str, A
     dataset, model = run.dataset, run.model
     index = np.array([dataset.user_index(u) for u in users], dtype=np.int64)
     with torch.no_grad():
-        all_scores = model.score(torch.from_numpy(index)).float()
+        all_scores = without_items(model.score, dataset.removed_items)(torch.from_numpy(index)).float()
     # Score each user once: rank by row position into the precomputed scores (indexing copies them,
     # so top_k_items' masking of training items does not touch all_scores).
     positions = np.arange(len(index))

@@ -39,6 +39,11 @@ class BPRSampler:
         """All training interactions in a random order, each with a fresh negative."""
         order = rng.permutation(len(self.users))
         users, pos = self.users[order], self.items[order]
+        return users, pos, self.negatives(users, rng)
+
+    def negatives(self, users: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One negative item per entry of ``users``: a candidate item that is not among the user's training items
+        (after ``max_rounds`` redraws a rare leftover may still be one)."""
         neg = self._draw(rng, len(users))
         bad = self.is_positive(users, neg)
         for _ in range(self.max_rounds):
@@ -47,4 +52,4 @@ class BPRSampler:
             idx = np.flatnonzero(bad)
             neg[idx] = self._draw(rng, len(idx))
             bad[idx] = self.is_positive(users[idx], neg[idx])
-        return users, pos, neg
+        return neg
