@@ -73,3 +73,22 @@ def test_sampler_never_draws_items_without_training_interactions() -> None:
     drawn = np.concatenate([sampler.epoch(np.random.default_rng(seed))[2] for seed in range(200)])
     assert not np.isin(drawn, cold).any()
     assert set(np.unique(drawn)) == set(np.unique(train_pairs[:, 1]))  # every warm item can still be drawn
+
+
+def test_freedom_prunes_the_training_graph_each_epoch_and_scores_on_the_full_graph(tiny_folder) -> None:
+    from alignrec.data import load_dataset
+    from alignrec.models import build_model
+
+    dataset = load_dataset(tiny_folder)
+    model = build_model("freedom", dataset, {"knn_k": 3, "dropout": 0.5})
+    assert model.full_adj.a._nnz() == 2 * len(dataset.train)  # both directions of every training edge
+    model.on_epoch_start(0, np.random.default_rng(0))
+    first = model.train_adj.a.to_dense()
+    model.on_epoch_start(1, np.random.default_rng(1))
+    assert model.train_adj.a._nnz() == 2 * round(0.5 * len(dataset.train))
+    assert not torch.equal(first, model.train_adj.a.to_dense())  # a fresh sample every epoch
+    model.eval()
+    with torch.no_grad():
+        user_emb, item_emb = model.embeddings()
+        expected = model.propagate(model.full_adj)
+    assert torch.equal(user_emb, expected[0]) and torch.equal(item_emb, expected[1])

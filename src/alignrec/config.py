@@ -39,6 +39,8 @@ class DataConfig:
     ``allow_split_mismatch`` accepts learned features (e.g. a unified feature pre-trained with validation
     selection) made on a different split, which is otherwise an error. ``removal`` names a removal file
     (:mod:`alignrec.data.removal`) applied after the split: what a forget request took out.
+    ``keep_duplicates`` keeps repeated (user, item) rows (as the MMRec toolbox does; graphs still count such a
+    pair once) instead of removing all but the first.
     """
 
     path: str = ""
@@ -54,6 +56,7 @@ class DataConfig:
     random_rounding: str = "floor"
     allow_split_mismatch: bool = False
     removal: str | None = None
+    keep_duplicates: bool = False
 
     def __post_init__(self) -> None:
         if self.path:  # absolute, so that a run directory can be evaluated from any working directory

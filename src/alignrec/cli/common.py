@@ -19,7 +19,7 @@ from alignrec.tables import fmt, table
 DATA_FLAGS = {"data": "path", "format": "format", "split": "split", "rating_threshold": "rating_threshold",
               "k_core": "k_core", "cold_item_fraction": "cold_item_fraction", "data_seed": "seed",
               "random_rounding": "random_rounding", "features": "features", "cache_dir": "cache_dir",
-              "allow_split_mismatch": "allow_split_mismatch"}
+              "allow_split_mismatch": "allow_split_mismatch", "keep_duplicates": "keep_duplicates"}
 
 
 def add_data_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
@@ -40,6 +40,8 @@ def add_data_args(parser: argparse.ArgumentParser, required: bool = True) -> Non
                             "toolbox's rule)")
     group.add_argument("--features", nargs="+", help="feature names to load (NAME for NAME_feat.npy; default all)")
     group.add_argument("--cache-dir", help="processed-dataset cache (default: $ALIGNREC_CACHE or ~/.cache/alignrec)")
+    group.add_argument("--keep-duplicates", action="store_true", default=None,
+                       help="keep repeated (user, item) rows as the MMRec toolbox does (default: keep the first only)")
     group.add_argument("--allow-split-mismatch", action="store_true", default=None,
                        help="accept learned features pre-trained on another split (refused by default: leakage)")
 

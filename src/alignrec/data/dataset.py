@@ -178,6 +178,10 @@ def build_dataset(config: DataConfig) -> Dataset:
 
     first = first_occurrence_mask(users, items, n_items)
     n_dup = int((~first).sum())
+    if config.keep_duplicates:
+        report["duplicates_kept"] = n_dup
+        first[:] = True
+        n_dup = 0
     if n_dup:
         dup_line = int(raw.lines[np.flatnonzero(~first)[0]])
         warnings.warn(f"{inter_path}: {n_dup} duplicate (user, item) row(s) removed, first at line {dup_line}; "

@@ -1,4 +1,5 @@
-"""Pure graph constructions shared by the graph models; each returns a torch sparse CSR matrix."""
+"""Pure graph constructions shared by the graph models (scipy sparse matrices, never a dense ``n x n``), and the
+sparse operator that multiplies by them."""
 
 from __future__ import annotations
 
@@ -29,28 +30,40 @@ def _inv_sqrt(degree: np.ndarray) -> np.ndarray:
     return out
 
 
+def interaction_matrix(train: np.ndarray, n_users: int, n_items: int) -> sp.csr_matrix:
+    """Binary ``[n_users, n_items]`` matrix of the pairs (a pair given twice is still one edge)."""
+    r = sp.csr_matrix((np.ones(len(train)), (train[:, 0], train[:, 1])), shape=(n_users, n_items))
+    r.data[:] = 1.0
+    return r
+
+
 def normalized_bipartite(train: np.ndarray, n_users: int, n_items: int) -> sp.csr_matrix:
     """``D^-1/2 A D^-1/2`` of the ``(n_users + n_items)`` square user-item adjacency (LightGCN's graph)."""
-    r = sp.csr_matrix((np.ones(len(train)), (train[:, 0], train[:, 1])), shape=(n_users, n_items))
-    adj = sp.bmat([[None, r], [r.T, None]], format="csr")
-    d = sp.diags(_inv_sqrt(np.asarray(adj.sum(axis=1)).ravel()))
-    return (d @ adj @ d).tocsr()
+    r = interaction_matrix(train, n_users, n_items)
+    return sym_normalise(sp.bmat([[None, r], [r.T, None]], format="csr"))
 
 
 def normalized_user_item(train: np.ndarray, n_users: int, n_items: int) -> sp.csr_matrix:
     """The ``[n_users, n_items]`` block of :func:`normalized_bipartite`: ``D_u^-1/2 R D_i^-1/2``."""
-    r = sp.csr_matrix((np.ones(len(train)), (train[:, 0], train[:, 1])), shape=(n_users, n_items))
+    r = interaction_matrix(train, n_users, n_items)
     du = sp.diags(_inv_sqrt(np.asarray(r.sum(axis=1)).ravel()))
     di = sp.diags(_inv_sqrt(np.asarray(r.sum(axis=0)).ravel()))
     return (du @ r @ di).tocsr()
 
 
-def cosine_knn_graph(features: np.ndarray, k: int, chunk: int = 4096) -> sp.csr_matrix:
-    """Item-item graph: each row keeps its top ``k`` items by cosine similarity (itself included),
-    weighted by that similarity, then normalised as ``D^-1/2 A D^-1/2`` with ``D`` the row sums.
+def sym_normalise(adj: sp.spmatrix) -> sp.csr_matrix:
+    """``D^-1/2 A D^-1/2`` with ``D`` the row sums of ``A`` (rows that sum to zero stay zero)."""
+    adj = sp.csr_matrix(adj)
+    d = sp.diags(_inv_sqrt(np.asarray(adj.sum(axis=1)).ravel()))
+    return (d @ adj @ d).tocsr()
 
-    Computed in row chunks, so memory is ``chunk x n_items``. Items with an all-zero feature get no edges
-    of positive weight and an all-zero row after normalisation.
+
+def knn_adjacency(features: np.ndarray, k: int, weighted: bool = True, chunk: int = 4096) -> sp.csr_matrix:
+    """Each item's top ``k`` items by cosine similarity (itself included), as a sparse ``[n, n]`` matrix whose
+    entries are the similarities (``weighted``) or 1.
+
+    Computed in row chunks, so memory is ``chunk x n_items`` plus the ``n x k`` result, never ``n x n``. An item
+    with an all-zero feature has similarity 0 to every item (its edges carry no weight when ``weighted``).
     """
     x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
     x = torch.nn.functional.normalize(x, dim=1)
@@ -62,10 +75,34 @@ def cosine_knn_graph(features: np.ndarray, k: int, chunk: int = 4096) -> sp.csr_
         top = torch.topk(sims, k, dim=1)
         rows.append(np.repeat(np.arange(start, start + sims.shape[0]), k))
         cols.append(top.indices.reshape(-1).numpy())
-        vals.append(top.values.reshape(-1).numpy())
-    adj = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
-    d = sp.diags(_inv_sqrt(np.asarray(adj.sum(axis=1)).ravel()))
-    return (d @ adj @ d).tocsr()
+        vals.append(top.values.reshape(-1).numpy() if weighted else np.ones(top.values.numel(), dtype=np.float32))
+    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+
+
+def cosine_knn_graph(features: np.ndarray, k: int, chunk: int = 4096) -> sp.csr_matrix:
+    """AlignRec's item-item graph: :func:`knn_adjacency` weighted by similarity, then :func:`sym_normalise`.
+
+    Items with an all-zero feature get no edges of positive weight and an all-zero row after normalisation.
+    """
+    return sym_normalise(knn_adjacency(features, k, weighted=True, chunk=chunk))
+
+
+def degree_sensitive_keep(train: np.ndarray, n_users: int, n_items: int, keep: float,
+                          rng: np.random.Generator) -> np.ndarray:
+    """A sample of ``round(keep * len(train))`` training pairs drawn without replacement with probability
+    proportional to ``1 / sqrt(d_u d_i)``: edges between high-degree nodes, likelier noise, are dropped more
+    (FREEDOM's degree-sensitive edge pruning; Zhou and Shen, "A Tale of Two Graphs: Freezing and Denoising Graph
+    Structures for Multimodal Recommendation", ACM MM 2023). Weighted sampling without replacement by the
+    exponential-keys method of Efraimidis and Spirakis (Information Processing Letters, 2006): O(n)."""
+    d_user = np.bincount(train[:, 0], minlength=n_users)
+    d_item = np.bincount(train[:, 1], minlength=n_items)
+    weight = 1.0 / np.sqrt(d_user[train[:, 0]] * d_item[train[:, 1]])
+    size = int(round(keep * len(train)))
+    if size >= len(train):
+        return train
+    keys = np.log(rng.random(len(train))) / weight  # the largest keys win
+    chosen = np.argpartition(-keys, size - 1)[:size]
+    return train[np.sort(chosen)]
 
 
 class _SparseMatmul(torch.autograd.Function):

@@ -1,0 +1,71 @@
+"""Shared graph pieces against dense / brute-force computations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from alignrec.models.freedom import item_graph
+from alignrec.models.graph import degree_sensitive_keep, knn_adjacency, normalized_bipartite, sym_normalise
+
+
+def dense_knn(features: np.ndarray, k: int, weighted: bool) -> np.ndarray:
+    x = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+    sims = x @ x.T
+    out = np.zeros_like(sims)
+    for row in range(len(sims)):
+        top = np.argsort(-sims[row], kind="stable")[:k]
+        out[row, top] = sims[row, top] if weighted else 1.0
+    return out
+
+
+@pytest.mark.parametrize("weighted", [True, False])
+def test_knn_adjacency_matches_brute_force(weighted: bool) -> None:
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(57, 6)).astype(np.float32)
+    got = knn_adjacency(features, 5, weighted, chunk=16).toarray()  # several chunks
+    np.testing.assert_allclose(got, dense_knn(features, 5, weighted), atol=1e-5)
+
+
+def test_sym_normalise_by_hand() -> None:
+    adj = np.array([[1.0, 1.0, 0.0], [0.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
+    d = adj.sum(axis=1)
+    expected = np.zeros_like(adj)
+    for i, j in zip(*np.nonzero(adj)):
+        expected[i, j] = adj[i, j] / np.sqrt(d[i] * d[j]) if d[j] else 0.0
+    np.testing.assert_allclose(sym_normalise(adj).toarray(), expected)
+
+
+def test_freedom_item_graph_weights_modalities() -> None:
+    rng = np.random.default_rng(1)
+    image, text = rng.normal(size=(30, 4)), rng.normal(size=(30, 3))
+    got = item_graph({"image": image, "text": text}, 4, 0.1).toarray()
+    parts = {m: sym_normalise(dense_knn(f, 4, weighted=False)).toarray() for m, f in (("image", image), ("text", text))}
+    np.testing.assert_allclose(got, 0.1 * parts["image"] + 0.9 * parts["text"], atol=1e-6)
+    audio = rng.normal(size=(30, 5))
+    three = item_graph({"image": image, "text": text, "audio": audio}, 4, 0.1).toarray()
+    dense_audio = sym_normalise(dense_knn(audio, 4, weighted=False)).toarray()
+    np.testing.assert_allclose(three, (parts["image"] + parts["text"] + dense_audio) / 3, atol=1e-6)
+
+
+def test_duplicate_pairs_are_one_edge() -> None:
+    once = normalized_bipartite(np.array([[0, 0], [0, 1], [1, 1]]), 2, 2).toarray()
+    twice = normalized_bipartite(np.array([[0, 0], [0, 1], [1, 1], [0, 1]]), 2, 2).toarray()
+    np.testing.assert_allclose(once, twice)
+
+
+def test_degree_sensitive_pruning_keeps_low_degree_edges_more() -> None:
+    rng = np.random.default_rng(2)
+    # user 0 and item 0 are hubs; the other edges join degree-1 nodes
+    hub = np.stack([np.zeros(20, dtype=np.int64), np.arange(20)], axis=1)
+    hub = np.concatenate([hub, np.stack([np.arange(1, 21), np.zeros(20, dtype=np.int64)], axis=1)])
+    leaves = np.stack([np.arange(21, 41), np.arange(20, 40)], axis=1)
+    train = np.concatenate([hub, leaves])
+    kept_leaf, runs = 0, 300
+    for seed in range(runs):
+        kept = degree_sensitive_keep(train, 41, 40, 0.5, np.random.default_rng(seed))
+        assert len(kept) == 30 and len(np.unique(kept, axis=0)) == 30  # without replacement
+        kept_leaf += np.isin(kept[:, 0], leaves[:, 0]).sum()
+    # weights: hub edges 1/sqrt(20), leaf edges 1: leaves are kept far more often than their share (20 of 60)
+    assert kept_leaf / (30 * runs) > 0.55
+    assert degree_sensitive_keep(train, 41, 40, 1.0, rng) is train
