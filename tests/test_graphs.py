@@ -69,3 +69,33 @@ def test_degree_sensitive_pruning_keeps_low_degree_edges_more() -> None:
     # weights: hub edges 1/sqrt(20), leaf edges 1: leaves are kept far more often than their share (20 of 60)
     assert kept_leaf / (30 * runs) > 0.55
     assert degree_sensitive_keep(train, 41, 40, 1.0, rng) is train
+
+
+def test_lattice_learned_graph_matches_dense_and_carries_gradients() -> None:
+    import torch
+
+    from alignrec.models.lattice import learned_graph, sparse_apply
+
+    rng = np.random.default_rng(3)
+    a = torch.tensor(rng.normal(size=(40, 5)), dtype=torch.float32, requires_grad=True)
+    b = torch.tensor(rng.normal(size=(40, 4)), dtype=torch.float32, requires_grad=True)
+    weights = torch.tensor([0.3, 0.7])
+    rows, cols, values = learned_graph([a, b], weights, 6)
+    dense = np.zeros((40, 40))
+    np.add.at(dense, (rows.numpy(), cols.numpy()), values.detach().numpy())
+    mixed = 0.3 * dense_knn(a.detach().numpy(), 6, True) + 0.7 * dense_knn(b.detach().numpy(), 6, True)
+    np.testing.assert_allclose(dense, sym_normalise(mixed).toarray(), atol=1e-5)
+    x = torch.tensor(rng.normal(size=(40, 3)), dtype=torch.float32)
+    np.testing.assert_allclose(sparse_apply(rows, cols, values, x).detach().numpy(), dense @ x.numpy(), atol=1e-5)
+    sparse_apply(rows, cols, values, x).sum().backward()
+    assert a.grad is not None and a.grad.abs().sum() > 0 and b.grad is not None
+
+
+def test_row_normalised_with_self_loops_by_hand() -> None:
+    from alignrec.models.graph import row_normalised_with_self_loops
+
+    got = row_normalised_with_self_loops(np.array([[0, 0], [0, 1], [1, 1]]), 2, 2).toarray()
+    adj = np.eye(4)
+    for u, i in ((0, 0), (0, 1), (1, 1)):
+        adj[u, 2 + i] = adj[2 + i, u] = 1.0
+    np.testing.assert_allclose(got, adj / adj.sum(axis=1, keepdims=True))

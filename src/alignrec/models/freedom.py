@@ -30,7 +30,7 @@ from torch import nn
 
 from alignrec.data import Dataset
 from alignrec.models.base import Recommender, register
-from alignrec.models.content import modality_inputs
+from alignrec.models.content import concatenated_inputs, hide_in_copies, modality_inputs, trainable_copies
 from alignrec.models.embedding import id_embeddings
 from alignrec.models.graph import (
     SparseOperator,
@@ -86,8 +86,7 @@ class FREEDOM(Recommender):
         self.user_emb, self.item_emb = id_embeddings(self.n_users, self.n_items, d)
         features = modality_inputs(dataset, params.feature)
         self.modalities = sorted(features)
-        self.features = nn.ParameterList(
-            [nn.Parameter(torch.from_numpy(np.asarray(features[m], dtype=np.float32).copy())) for m in self.modalities])
+        self.features = trainable_copies(features)
         self.project = nn.ModuleList([nn.Linear(features[m].shape[1], d) for m in self.modalities])
         self.item_graph = SparseOperator(item_graph(features, params.knn_k, params.image_weight), symmetric=True)
         self.full_adj = SparseOperator(normalized_bipartite(dataset.train, self.n_users, self.n_items), symmetric=True)
@@ -126,14 +125,7 @@ class FREEDOM(Recommender):
         return terms
 
     def content_input(self, dataset: Dataset) -> np.ndarray:
-        return np.concatenate([np.asarray(m, dtype=np.float32) for _, m in
-                               sorted(modality_inputs(dataset, self.params.feature).items())], axis=1)
+        return concatenated_inputs(dataset, self.params.feature)
 
     def hide_item_content(self, hidden: np.ndarray) -> None:
-        with torch.no_grad():
-            start = 0
-            for feature in self.features:
-                width = feature.shape[1]
-                mask = torch.from_numpy(np.asarray(hidden[:, start:start + width], dtype=bool)).to(feature.device)
-                feature[mask] = 0.0
-                start += width
+        hide_in_copies(self.features, hidden)

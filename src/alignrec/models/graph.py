@@ -43,6 +43,14 @@ def normalized_bipartite(train: np.ndarray, n_users: int, n_items: int) -> sp.cs
     return sym_normalise(sp.bmat([[None, r], [r.T, None]], format="csr"))
 
 
+def row_normalised_with_self_loops(train: np.ndarray, n_users: int, n_items: int) -> sp.csr_matrix:
+    """``D^-1 (A + I)`` of the square user-item adjacency (LATTICE's backbone graph; not symmetric)."""
+    r = interaction_matrix(train, n_users, n_items)
+    adj = sp.bmat([[None, r], [r.T, None]], format="csr") + sp.eye(n_users + n_items, format="csr")
+    degree = np.asarray(adj.sum(axis=1)).ravel()
+    return (sp.diags(1.0 / degree) @ adj).tocsr()
+
+
 def normalized_user_item(train: np.ndarray, n_users: int, n_items: int) -> sp.csr_matrix:
     """The ``[n_users, n_items]`` block of :func:`normalized_bipartite`: ``D_u^-1/2 R D_i^-1/2``."""
     r = interaction_matrix(train, n_users, n_items)
