@@ -35,8 +35,18 @@ TRAIN_FLAGS = {"epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "pati
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model and evaluate it", epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_data_args(p, required=False)
     p.set_defaults(func=run)
+    add_run_config_args(p)
+    add_runtime_args(p)
+    r = p.add_argument_group("run directory")
+    r.add_argument("--run-dir", help="default: runs/<dataset>-<model>-<time>")
+    r.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
+    r.add_argument("--overwrite", action="store_true", help="replace an existing --run-dir")
+
+
+def add_run_config_args(p: argparse.ArgumentParser) -> None:
+    """The flags that build a :class:`RunConfig` (data, model, parameters, training), shared with ``tune``."""
+    add_data_args(p, required=False)
     add_config_args(p)
     p.add_argument("--model", choices=available_models(), help="default alignrec")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
@@ -49,11 +59,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--min-epochs", type=int, help="never stop before this many epochs (default 0)")
     t.add_argument("--valid-metric", help="early-stopping metric on the validation split (default recall@20)")
     t.add_argument("--seed", type=int)
-    add_runtime_args(p)
-    r = p.add_argument_group("run directory")
-    r.add_argument("--run-dir", help="default: runs/<dataset>-<model>-<time>")
-    r.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
-    r.add_argument("--overwrite", action="store_true", help="replace an existing --run-dir")
 
 
 def build_config(args: argparse.Namespace) -> RunConfig:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +120,27 @@ class Dataset:
             "features": {k: list(v.shape) for k, v in self.features.items()},
             "has_item_text": self.item_text is not None,
         }
+
+
+class SealedSplit:
+    """Stands in for a split that must not be read (the test split during a hyper-parameter search): any use of
+    it raises :class:`DataError`, so a leak fails loudly instead of quietly informing the search."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise DataError(f"the test split is sealed {self.reason}; it is read once, for the chosen model")
+
+    __len__ = __getitem__ = __array__ = __iter__ = _refuse  # type: ignore[assignment]
+
+    def __getattr__(self, name: str) -> Any:
+        return self._refuse()
+
+
+def sealed_test(dataset: Dataset, reason: str) -> Dataset:
+    """A shallow copy of ``dataset`` whose test split cannot be read (:class:`SealedSplit`)."""
+    return replace(dataset, test=SealedSplit(reason))  # type: ignore[arg-type]
 
 
 def l2_normalise(features: np.ndarray) -> np.ndarray:

@@ -64,6 +64,9 @@ class AlignRec(Recommender):
 
     name = "alignrec"
     Params = AlignRecParams
+    # the authors' grids (SPEC.md): lr, alpha (align_weight), beta (sim_weight)
+    search_space = {"train.lr": [1e-4, 5e-4, 1e-3, 5e-3], "params.align_weight": [1e-4, 1e-3, 5e-3, 0.01, 0.1],
+                    "params.sim_weight": [0.1, 0.2, 0.3, 0.4, 0.5]}
     scores_unseen_items = True  # an item's content-side embedding comes from its feature, trained or not
 
     def __init__(self, dataset: Dataset, params: AlignRecParams) -> None:

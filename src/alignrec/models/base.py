@@ -33,7 +33,7 @@ class Recommender(nn.Module):
     Must implement: :meth:`loss` (trainable models) and :meth:`embeddings` or :meth:`score`.
     May override (each has a default): :meth:`fit`, :meth:`on_epoch_start`, :meth:`parameter_groups`,
     :meth:`pair_scores`, :meth:`content_input`, :meth:`hide_item_content`, and the class attributes
-    ``trainable`` and ``scores_unseen_items``.
+    ``trainable``, ``scores_unseen_items`` and ``search_space``.
     """
 
     name: ClassVar[str] = ""
@@ -41,6 +41,9 @@ class Recommender(nn.Module):
     trainable: ClassVar[bool] = True
     # True when items without training interactions are ranked from their content (cold-start capable).
     scores_unseen_items: ClassVar[bool] = False
+    # Hyper-parameter grid for ``alignrec tune``: config-tree path (``params.x``, ``train.lr``) -> values; the
+    # paper's or the authors' grid where they publish one.
+    search_space: ClassVar[dict[str, list[Any]]] = {}
 
     def __init__(self, dataset: Dataset, params: Any) -> None:
         super().__init__()

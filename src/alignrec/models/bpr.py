@@ -28,6 +28,7 @@ class BPR(Recommender):
 
     name = "bpr"
     Params = BPRParams
+    search_space = {"train.lr": [1e-4, 5e-4, 1e-3, 5e-3], "params.reg_weight": [0.0, 1e-5, 1e-4, 1e-3]}
 
     def __init__(self, dataset: Dataset, params: BPRParams) -> None:
         super().__init__(dataset, params)

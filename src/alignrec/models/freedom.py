@@ -77,6 +77,7 @@ class FREEDOM(Recommender):
 
     name = "freedom"
     Params = FREEDOMParams
+    search_space = {"params.dropout": [0.8, 0.9], "params.modal_weight": [0.0, 1e-5, 1e-4, 1e-3]}
     scores_unseen_items = True  # an item without interactions still gets its content neighbours' embeddings
 
     def __init__(self, dataset: Dataset, params: FREEDOMParams) -> None:

@@ -88,6 +88,7 @@ class LATTICE(Recommender):
 
     name = "lattice"
     Params = LATTICEParams
+    search_space = {"params.reg_weight": [0.0, 1e-5, 1e-4, 1e-3], "train.lr": [1e-4, 5e-4, 1e-3, 5e-3]}
     scores_unseen_items = True  # an item without interactions is reached through its content neighbours
 
     def __init__(self, dataset: Dataset, params: LATTICEParams) -> None:

@@ -39,6 +39,8 @@ class LightGCN(Recommender):
 
     name = "lightgcn"
     Params = LightGCNParams
+    # MMRec's LightGCN grid
+    search_space = {"params.n_layers": [1, 2, 3, 4], "params.reg_weight": [1e-2, 1e-3, 1e-4, 1e-5, 1e-6]}
 
     def __init__(self, dataset: Dataset, params: LightGCNParams) -> None:
         super().__init__(dataset, params)

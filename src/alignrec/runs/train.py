@@ -6,6 +6,7 @@ The test split is evaluated once, after training, at the best-validation weights
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from alignrec.io import write_json
 from alignrec.models import Recommender, build_model
 from alignrec.runs import rundir
 from alignrec.runs.config import RunConfig
-from alignrec.training import fit, resolve_device
+from alignrec.training import LoopState, fit, resolve_device
 
 
 @dataclass
@@ -37,12 +38,14 @@ class TrainResult:
 
 
 def train(config: RunConfig, run_dir: str | Path | None = None, dataset: Dataset | None = None,
-          resume: bool = False, overwrite: bool = False, runtime: RuntimeOptions | None = None) -> TrainResult:
+          resume: bool = False, overwrite: bool = False, runtime: RuntimeOptions | None = None,
+          evaluate_test: bool = True, on_epoch: Callable[[LoopState], None] | None = None) -> TrainResult:
     """Train ``config.model`` on ``config.data``; early-stop on validation; test the best epoch once.
 
     With ``run_dir`` every epoch is logged and checkpointed there, and ``resume=True`` continues a run that was
     stopped at any point (same config and seed give the same final metrics). ``runtime`` (progress output,
-    threads, device) may differ between the first run and a resume.
+    threads, device) may differ between the first run and a resume. ``evaluate_test=False`` never reads the
+    test split (``test`` is then empty): for model selection. ``on_epoch`` is passed to :func:`fit`.
     """
     runtime = runtime or RuntimeOptions()
     if dataset is None:
@@ -55,14 +58,14 @@ def train(config: RunConfig, run_dir: str | Path | None = None, dataset: Dataset
         rundir.prepare(run_path, config, resume=resume, overwrite=overwrite)
         write_json(run_path / rundir.DATASET, {"stats": dataset.stats(), "report": dataset.report})
         checkpoints = rundir.RunDirCheckpoints(run_path, resume)
-    result = fit(model, dataset, config.train, config.topk, runtime, checkpoints)
+    result = fit(model, dataset, config.train, config.topk, runtime, checkpoints, on_epoch)
     if run_path is not None and not model.trainable:
         rundir.save_torch(run_path / rundir.BEST, {"epoch": 0, "model": model.state_dict()})
     device = resolve_device(runtime.device)
     t0 = time.perf_counter()
     batch = config.train.eval_batch_size
     valid = evaluate_split(model.score, dataset, "valid", config.topk, batch, device).means
-    test = evaluate_split(model.score, dataset, "test", config.topk, batch, device).means
+    test = evaluate_split(model.score, dataset, "test", config.topk, batch, device).means if evaluate_test else {}
     eval_seconds = time.perf_counter() - t0
     if run_path is not None:
         train_secs = [row["train_seconds"] for row in result.history]

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -63,12 +64,13 @@ def set_threads(threads: int | None) -> None:
 
 
 def fit(model: Recommender, dataset: Dataset, cfg: TrainConfig, ks: list[int], runtime: RuntimeOptions | None = None,
-        checkpoints: Checkpoints | None = None) -> FitResult:
+        checkpoints: Checkpoints | None = None, on_epoch: Callable[[LoopState], None] | None = None) -> FitResult:
     """Train ``model`` on ``runtime.device`` with BPR triples from ``dataset.train``; early-stop on
     ``cfg.valid_metric`` of the validation split; leave the best-validation weights in ``model``.
 
     With ``checkpoints`` holding a saved state, training continues from it (same config and seed give the
-    same result as an uninterrupted run).
+    same result as an uninterrupted run). ``on_epoch(state)`` is called after each epoch (e.g. to report to a
+    hyper-parameter search, which may stop the run by raising).
     """
     runtime = runtime or RuntimeOptions()
     set_threads(runtime.threads)
@@ -118,6 +120,8 @@ def fit(model: Recommender, dataset: Dataset, cfg: TrainConfig, ks: list[int], r
         if checkpoints is not None:
             checkpoints.save_last({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                    "scheduler": scheduler.state_dict(), "state": loop.to_dict()})
+        if on_epoch is not None:
+            on_epoch(loop)
 
     rule = StopRule(cfg.epochs, cfg.patience, cfg.min_epochs)
     state = run_epochs(state, rule, train_epoch, select, on_epoch_end, f"train {model.name}", runtime.progress,
