@@ -7,11 +7,11 @@ a hidden folder beside ``out`` and renamed into place at the end, so an interrup
 half-written run. It holds the usual run files, ``removal.npz`` (the removed indices; its ``config.json`` points
 ``data.removal`` at it, so every later load of the run honours the removal) and ``forget_report.json`` / ``.md``.
 
-When reverse BPR stops: it runs until the forget set is ranked no higher than data the model never saw, measured
-after each epoch by the mean percentile of the forgotten items in their users' rankings: for removed
-interactions, no higher than the validation pairs (real interactions the model was never trained on); for
-removed users or items, no higher than 0.5 (what a model that never saw them gives: a random draw).
-``max_epochs`` caps it.
+When reverse BPR stops: after each epoch it compares the forget set with data the model never saw, as the model
+scores both now. Removed interactions: stop when their Recall@20 (the users' retained training items excluded) is
+no higher than the validation split's (real interactions the model never trained on). Removed users or items:
+stop when their mean score percentile in the users' rankings is no higher than that of never-seen items of the
+same users (a model that never saw them cannot tell the two apart). ``max_epochs`` caps it.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from alignrec.io import write_json, write_text
 from alignrec.models import build_model
 from alignrec.runs import rundir
 from alignrec.runs.config import RunConfig
-from alignrec.runs.forget_check import check, forget_pairs, mean_percentile, report_markdown, stop_target
+from alignrec.runs.forget_check import check, forget_pairs, forgotten_enough, reference_pairs, report_markdown
 from alignrec.runs.load import LoadedRun, load_run
 from alignrec.runs.train import train
 from alignrec.training.unlearning import UnlearnConfig, reverse_bpr
@@ -153,11 +153,11 @@ def _reverse_bpr(original: LoadedRun, working: RunConfig, retained: Dataset, rem
     forget = forget_pairs(original.dataset, removal)
     model = build_model(working.model, retained, working.params)
     model.load_state_dict(original.model.state_dict())
-    target = stop_target(model, retained, removal)
+    reference = reference_pairs(retained, original.dataset, forget, removal)
+    by_recall = bool(len(removal.pairs))
 
     def done(epoch: int) -> tuple[bool, dict[str, Any]]:
-        level = mean_percentile(model, forget)
-        return level <= target, {"forget_percentile": level, "target_percentile": target}
+        return forgotten_enough(model, retained, forget, reference, by_recall)
 
     history = reverse_bpr(model, retained, forget, cfg, done, runtime)
     rundir.save_torch(run_path / rundir.BEST, {"epoch": original.best_epoch, "model": model.state_dict()})

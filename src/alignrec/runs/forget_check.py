@@ -61,14 +61,29 @@ def mean_percentile(model: Recommender, pairs: np.ndarray, batch: int = 1024) ->
     return float(np.concatenate(out).mean())
 
 
-def stop_target(model: Recommender, retained: Dataset, removal: Removal) -> float:
-    """The mean score percentile the forget set should fall to: that of interactions the model never trained on.
+def reference_pairs(retained: Dataset, original: Dataset, forget: np.ndarray, removal: Removal,
+                    seed: int = 1) -> np.ndarray:
+    """Pairs the model never trained on, to compare the forget set with: for removed interactions the validation
+    pairs (real interactions, held out); for removed users or items, never-seen items of the same users (what a
+    model that never saw them could not tell apart)."""
+    if len(removal.pairs):
+        return retained.valid
+    known = np.concatenate([original.train, original.valid, original.test])
+    items = never_seen_items(forget[:, 0], known, original.n_items, removal.items, np.random.default_rng(seed))
+    return np.stack([forget[:, 0], items], axis=1)
 
-    For removed interactions, the validation pairs (real preferences, never trained on) as scored now; for removed
-    users or items, 0.5: a model that never saw a user or an item ranks its pairs like a random draw."""
-    if len(removal.pairs) and len(retained.valid):
-        return mean_percentile(model, retained.valid)
-    return 0.5
+
+def forgotten_enough(model: Recommender, retained: Dataset, forget: np.ndarray, reference: np.ndarray,
+                     by_recall: bool) -> tuple[bool, dict[str, float]]:
+    """Whether the model ranks the forget set no higher than the reference pairs, as it scores them now: by
+    Recall@20 (removed interactions against the validation split) or by mean score percentile (removed users or
+    items against never-seen items)."""
+    if by_recall:
+        level = float(forget_metrics(model, retained, forget).get(f"recall@{K}", 0.0))
+        target = float(evaluate_split(model.score, retained, "valid", [K]).means.get(f"recall@{K}", 0.0))
+        return level <= target, {f"forget_recall@{K}": level, f"valid_recall@{K}": target}
+    level, target = mean_percentile(model, forget), mean_percentile(model, reference)
+    return level <= target, {"forget_percentile": level, "never_seen_percentile": target}
 
 
 def membership_auc(model: Recommender, original: Dataset, forget: np.ndarray, removal: Removal,
