@@ -99,3 +99,39 @@ def test_row_normalised_with_self_loops_by_hand() -> None:
     for u, i in ((0, 0), (0, 1), (1, 1)):
         adj[u, 2 + i] = adj[2 + i, u] = 1.0
     np.testing.assert_allclose(got, adj / adj.sum(axis=1, keepdims=True))
+
+
+def test_uniformity_losses_match_brute_force() -> None:
+    import torch
+
+    from alignrec.models.losses import alignment_loss, calibrated_uniformity_loss, pair_similarities, uniformity_loss
+
+    rng = np.random.default_rng(4)
+    x = torch.nn.functional.normalize(torch.tensor(rng.normal(size=(9, 4)), dtype=torch.float64), dim=1)
+    y = torch.tensor(rng.normal(size=(9, 4)), dtype=torch.float64)
+    pairs = [(i, j) for i in range(9) for j in range(i + 1, 9)]
+    d2 = np.array([float(((x[i] - x[j]) ** 2).sum()) for i, j in pairs])
+    assert float(uniformity_loss(x)) == pytest.approx(np.log(np.mean(np.exp(-2 * d2))))
+    sim = pair_similarities(y, 0.0, 0.8).numpy()
+    unit = y.numpy() / np.linalg.norm(y.numpy(), axis=1, keepdims=True)
+    assert sim == pytest.approx(np.clip([unit[i] @ unit[j] for i, j in pairs], 0.0, 0.8))
+    expected = np.log(np.mean(np.exp(-2 * (d2 - 2 + 2 * sim))))
+    assert float(calibrated_uniformity_loss(x, torch.tensor(sim))) == pytest.approx(expected)
+    assert float(alignment_loss(x, y)) == pytest.approx(np.mean(np.sum((x.numpy() - y.numpy()) ** 2, axis=1)))
+
+
+def test_spherical_bezier_stays_on_the_sphere_and_hits_its_ends() -> None:
+    import torch
+
+    from alignrec.models.fusion import slerp, spherical_bezier
+
+    rng = np.random.default_rng(5)
+    points = [torch.tensor(rng.normal(size=(7, 5)), dtype=torch.float64) for _ in range(3)]
+    t = torch.tensor(rng.random(7))
+    fused = spherical_bezier(points, t)
+    np.testing.assert_allclose(fused.norm(dim=1).numpy(), 1.0, atol=1e-9)
+    unit = [torch.nn.functional.normalize(p, dim=1) for p in points]
+    np.testing.assert_allclose(spherical_bezier(points, torch.zeros(7)).numpy(), unit[0].numpy(), atol=1e-9)
+    np.testing.assert_allclose(spherical_bezier(points, torch.ones(7)).numpy(), unit[2].numpy(), atol=1e-9)
+    half = slerp(unit[0], unit[1], torch.full((7,), 0.5))  # the midpoint is equally far from both ends
+    np.testing.assert_allclose((half * unit[0]).sum(1).numpy(), (half * unit[1]).sum(1).numpy(), atol=1e-9)

@@ -60,3 +60,30 @@ def similarity_gap(h: torch.Tensor, f0: torch.Tensor, f0_gram_sq_norm: torch.Ten
     squared = ((h.T @ h).double().pow(2).sum() - 2 * (f0.T @ h).double().pow(2).sum()
                + f0_gram_sq_norm.double())
     return squared.clamp_min(1e-12).sqrt().to(h.dtype)
+
+
+def alignment_loss(x: torch.Tensor, y: torch.Tensor, alpha: float = 2.0) -> torch.Tensor:
+    """``mean ‖x_b − y_b‖^alpha`` over rows: how close positive pairs sit (Wang and Isola, "Understanding
+    Contrastive Representation Learning through Alignment and Uniformity on the Hypersphere", ICML 2020)."""
+    return (x - y).norm(dim=1).pow(alpha).mean()
+
+
+def uniformity_loss(x: torch.Tensor, t: float = 2.0) -> torch.Tensor:
+    """``log mean exp(−t ‖x_i − x_j‖²)`` over the pairs ``i < j`` of rows: how evenly rows spread (Wang and
+    Isola, ICML 2020)."""
+    return torch.pdist(x).pow(2).mul(-t).exp().mean().log()
+
+
+def calibrated_uniformity_loss(x: torch.Tensor, similarity: torch.Tensor, t: float = 2.0) -> torch.Tensor:
+    """CM3's calibrated uniformity: :func:`uniformity_loss` with each pair's squared distance reduced by
+    ``2 − 2 s_ij`` (``similarity`` holds ``s_ij`` for the pairs ``i < j`` in ``torch.pdist`` order), so items whose
+    content is alike are pushed apart less (Zhou, Zhou, Shen, "CM3: Calibrating Multimodal Recommendation",
+    2025)."""
+    return (torch.pdist(x).pow(2) - 2 + 2 * similarity).mul(-t).exp().mean().log()
+
+
+def pair_similarities(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """Cosine similarity of the row pairs ``i < j`` in ``torch.pdist`` order, clamped to ``[low, high]``."""
+    unit = nn.functional.normalize(x, dim=1)
+    rows, cols = torch.triu_indices(len(x), len(x), offset=1, device=x.device)
+    return (unit @ unit.T)[rows, cols].clamp(low, high)  # a B x B matrix, not B² gathered row pairs
