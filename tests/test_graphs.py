@@ -5,8 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from alignrec.models.freedom import item_graph
-from alignrec.models.graph import degree_sensitive_keep, knn_adjacency, normalized_bipartite, sym_normalise
+from alignrec.models.graph import (
+    degree_sensitive_keep,
+    knn_adjacency,
+    modality_knn_graph,
+    normalized_bipartite,
+    sym_normalise,
+)
 
 
 def dense_knn(features: np.ndarray, k: int, weighted: bool) -> np.ndarray:
@@ -39,11 +44,11 @@ def test_sym_normalise_by_hand() -> None:
 def test_freedom_item_graph_weights_modalities() -> None:
     rng = np.random.default_rng(1)
     image, text = rng.normal(size=(30, 4)), rng.normal(size=(30, 3))
-    got = item_graph({"image": image, "text": text}, 4, 0.1).toarray()
+    got = modality_knn_graph({"image": image, "text": text}, 4, 0.1).toarray()
     parts = {m: sym_normalise(dense_knn(f, 4, weighted=False)).toarray() for m, f in (("image", image), ("text", text))}
     np.testing.assert_allclose(got, 0.1 * parts["image"] + 0.9 * parts["text"], atol=1e-6)
     audio = rng.normal(size=(30, 5))
-    three = item_graph({"image": image, "text": text, "audio": audio}, 4, 0.1).toarray()
+    three = modality_knn_graph({"image": image, "text": text, "audio": audio}, 4, 0.1).toarray()
     dense_audio = sym_normalise(dense_knn(audio, 4, weighted=False)).toarray()
     np.testing.assert_allclose(three, (parts["image"] + parts["text"] + dense_audio) / 3, atol=1e-6)
 

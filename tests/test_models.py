@@ -16,7 +16,7 @@ from tests.conftest import RealData
 def test_model_trains_and_beats_random(model: str, real_data: RealData) -> None:
     data = real_data.config()
     dataset = load_dataset(data)
-    result = train(RunConfig(data=data, model=model, train=TrainConfig(epochs=5, lr=5e-3)),
+    result = train(RunConfig(data=data, model=model, train=TrainConfig(epochs=3, lr=5e-3)),
                    dataset=dataset)
     random_recall = 20 / dataset.n_items
     assert result.test["recall@20"] > 2 * random_recall, result.test
@@ -92,3 +92,23 @@ def test_freedom_prunes_the_training_graph_each_epoch_and_scores_on_the_full_gra
         user_emb, item_emb = model.embeddings()
         expected = model.propagate(model.full_adj)
     assert torch.equal(user_emb, expected[0]) and torch.equal(item_emb, expected[1])
+
+
+def test_dgvae_says_clearly_when_items_have_no_text(tiny_folder) -> None:
+    from alignrec.data import load_dataset
+    from alignrec.errors import DataError
+    from alignrec.models import build_model
+
+    with pytest.raises(DataError, match="dgvae needs item text.*features: \\['image', 'text'\\]"):
+        build_model("dgvae", load_dataset(tiny_folder))
+
+
+def test_item_words_and_tf_idf() -> None:
+    from alignrec.data.words import item_word_matrix, tf_idf
+
+    texts = ["Red wool scarf", "Blue wool hat and scarf", "red hat", "", "Green tea"]
+    counts, vocab = item_word_matrix(texts, max_words=10, min_items=2, max_share=0.6)
+    assert vocab == ["hat", "red", "scarf", "wool"]  # 'and' is a stop word, 'green'/'tea'/'blue' are too rare
+    assert counts.toarray().tolist()[1] == [1, 0, 1, 1] and not counts[3].nnz
+    weights = tf_idf(counts).toarray()
+    assert weights[0, 1] == pytest.approx(np.log(5 / 2))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alignrec.models import alignrec as _alignrec  # noqa: F401  (each import registers its model)
 from alignrec.models import bpr as _bpr  # noqa: F401
 from alignrec.models import cm3 as _cm3  # noqa: F401
+from alignrec.models import dgvae as _dgvae  # noqa: F401
 from alignrec.models import freedom as _freedom  # noqa: F401
 from alignrec.models import lattice as _lattice  # noqa: F401
 from alignrec.models import lightgcn as _lightgcn  # noqa: F401

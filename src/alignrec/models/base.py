@@ -31,7 +31,8 @@ class Recommender(nn.Module):
     """A recommender built from a :class:`Dataset` and its typed ``Params``.
 
     Must implement: :meth:`loss` (trainable models) and :meth:`embeddings` or :meth:`score`.
-    May override (each has a default): :meth:`fit`, :meth:`on_epoch_start`, :meth:`parameter_groups`,
+    May override (each has a default): :meth:`fit`, :meth:`on_epoch_start`, :meth:`training_batches`,
+    :meth:`parameter_groups`,
     :meth:`pair_scores`, :meth:`content_input`, :meth:`hide_item_content`, and the class attributes
     ``trainable``, ``scores_unseen_items`` and ``search_space``.
     """
@@ -63,8 +64,14 @@ class Recommender(nn.Module):
         """Optimiser parameter groups (torch's format); a group may set its own ``lr`` or ``weight_decay``."""
         return [{"params": [p for p in self.parameters() if p.requires_grad]}]
 
+    def training_batches(self, rng: np.random.Generator, batch_size: int) -> list[tuple[torch.Tensor, ...]] | None:
+        """The epoch's batches for :meth:`loss`, or None (the default) for the trainer's BPR triples
+        ``(users, positives, negatives)``: a model trained otherwise (e.g. on whole user rows) builds its own."""
+        return None
+
     def loss(self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Loss terms for a batch of ``B`` (user, positive item, negative item) index triples, each ``int64 [B]``.
+        """Loss terms for a batch of ``B`` (user, positive item, negative item) index triples, each ``int64 [B]``
+        (or for one batch of :meth:`training_batches`, when the model builds its own).
 
         Returns a dict whose ``"loss"`` entry is the scalar to minimise; the other entries are its terms, logged.
         """

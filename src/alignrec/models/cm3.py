@@ -26,9 +26,8 @@ from torch import nn
 from alignrec.data import Dataset
 from alignrec.models.base import Recommender, register
 from alignrec.models.content import modality_inputs
-from alignrec.models.freedom import item_graph
 from alignrec.models.fusion import spherical_bezier
-from alignrec.models.graph import SparseOperator, normalized_bipartite
+from alignrec.models.graph import SparseOperator, modality_knn_graph, normalized_bipartite
 from alignrec.models.losses import alignment_loss, calibrated_uniformity_loss, pair_similarities, uniformity_loss
 
 
@@ -80,7 +79,8 @@ class CM3(Recommender):
         self.user_channel_logits = nn.Parameter(nn.init.xavier_normal_(torch.empty(self.n_users,
                                                                                    len(self.modalities) + 1, 1)))
         self.adj = SparseOperator(normalized_bipartite(dataset.train, self.n_users, self.n_items), symmetric=True)
-        self.item_graph = SparseOperator(item_graph(features, params.knn_k, params.image_weight), symmetric=True)
+        self.item_graph = SparseOperator(modality_knn_graph(features, params.knn_k, params.image_weight),
+                                         symmetric=True)
 
     def raw(self) -> list[torch.Tensor]:
         return [getattr(self, f"raw_{n}") for n in range(len(self.modalities))]

@@ -24,7 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from torch import nn
 
@@ -32,17 +31,9 @@ from alignrec.data import Dataset
 from alignrec.models.base import Recommender, register
 from alignrec.models.content import concatenated_inputs, hide_in_copies, modality_inputs, trainable_copies
 from alignrec.models.embedding import id_embeddings
-from alignrec.models.graph import (
-    SparseOperator,
-    degree_sensitive_keep,
-    knn_adjacency,
-    normalized_bipartite,
-    sym_normalise,
-)
+from alignrec.models.graph import SparseOperator, degree_sensitive_keep, modality_knn_graph, normalized_bipartite
 from alignrec.models.lightgcn import propagate_mean
 from alignrec.models.losses import bpr_loss
-
-AUTHORS_IMAGE_WEIGHT = 0.1
 
 
 @dataclass
@@ -57,18 +48,8 @@ class FREEDOMParams:
     knn_k: int = 10
     dropout: float = 0.8
     modal_weight: float = 0.0
-    image_weight: float = AUTHORS_IMAGE_WEIGHT
+    image_weight: float = 0.1
     feature: str | None = None
-
-
-def item_graph(features: dict[str, np.ndarray], k: int, image_weight: float) -> sp.csr_matrix:
-    """FREEDOM's frozen item-item graph: a weighted sum of each modality's normalised binary kNN graph."""
-    names = sorted(features)
-    if names == ["image", "text"]:
-        weights = {"image": image_weight, "text": 1.0 - image_weight}
-    else:
-        weights = {name: 1.0 / len(names) for name in names}
-    return sum(weights[name] * sym_normalise(knn_adjacency(features[name], k, weighted=False)) for name in names)
 
 
 @register
@@ -89,7 +70,8 @@ class FREEDOM(Recommender):
         self.modalities = sorted(features)
         self.features = trainable_copies(features)
         self.project = nn.ModuleList([nn.Linear(features[m].shape[1], d) for m in self.modalities])
-        self.item_graph = SparseOperator(item_graph(features, params.knn_k, params.image_weight), symmetric=True)
+        self.item_graph = SparseOperator(modality_knn_graph(features, params.knn_k, params.image_weight),
+                                         symmetric=True)
         self.full_adj = SparseOperator(normalized_bipartite(dataset.train, self.n_users, self.n_items), symmetric=True)
         self.train_adj = self.full_adj  # replaced by a pruned graph at every epoch start
 

@@ -95,6 +95,18 @@ def cosine_knn_graph(features: np.ndarray, k: int, chunk: int = 4096) -> sp.csr_
     return sym_normalise(knn_adjacency(features, k, weighted=True, chunk=chunk))
 
 
+def modality_knn_graph(features: dict[str, np.ndarray], k: int, image_weight: float) -> sp.csr_matrix:
+    """The frozen item-item graph of FREEDOM (and of CM3 and DGVAE): each modality's binary kNN graph normalised
+    ``D^-1/2 A D^-1/2``, summed with weights: ``image_weight`` and ``1 - image_weight`` when the modalities are
+    exactly image and text (the authors' setting), equal weights otherwise."""
+    names = sorted(features)
+    if names == ["image", "text"]:
+        weights = {"image": image_weight, "text": 1.0 - image_weight}
+    else:
+        weights = {name: 1.0 / len(names) for name in names}
+    return sum(weights[name] * sym_normalise(knn_adjacency(features[name], k, weighted=False)) for name in names)
+
+
 def degree_sensitive_keep(train: np.ndarray, n_users: int, n_items: int, keep: float,
                           rng: np.random.Generator) -> np.ndarray:
     """A sample of ``round(keep * len(train))`` training pairs drawn without replacement with probability

@@ -98,10 +98,13 @@ def fit(model: Recommender, dataset: Dataset, cfg: TrainConfig, ks: list[int], r
         rng = np.random.default_rng([cfg.seed, epoch])
         model.train()
         model.on_epoch_start(epoch, rng)
-        users, pos, neg = (torch.from_numpy(a).to(device) for a in sampler.epoch(rng))
-        batches = [slice(start, start + cfg.batch_size) for start in range(0, len(users), cfg.batch_size)]
-        losses = optimise_batches(batches, lambda sl: model.loss(users[sl], pos[sl], neg[sl]), optimizer, epoch,
-                                  lambda sl: len(users[sl]))
+        batches = model.training_batches(rng, cfg.batch_size)
+        if batches is None:
+            users, pos, neg = (torch.from_numpy(a).to(device) for a in sampler.epoch(rng))
+            batches = [(users[s:s + cfg.batch_size], pos[s:s + cfg.batch_size], neg[s:s + cfg.batch_size])
+                       for s in range(0, len(users), cfg.batch_size)]
+        losses = optimise_batches(batches, lambda batch: model.loss(*batch), optimizer, epoch,
+                                  lambda batch: len(batch[0]))
         scheduler.step()
         return losses
 
