@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from alignrec import DataConfig, RunConfig, RuntimeOptions, TrainConfig, load_dataset, train
-from alignrec.config import apply_overrides
+from alignrec.config import apply_overrides, build_dataclass
 from alignrec.io import write_json, write_text
 from alignrec.tables import table
 
@@ -35,21 +35,26 @@ def main() -> None:
     parser.add_argument("--patience", type=int, default=20)
     parser.add_argument("--epochs", type=int, default=1000)
     parser.add_argument("--min-epochs", type=int, default=0)
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                        help="any data.* or train.* field for every run, e.g. train.lr_decay=1 data.keep_duplicates=1")
     parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
-    data = DataConfig(path=args.data, split=args.split, rating_threshold=args.rating_threshold,
-                      features=args.features)
+    overrides = apply_overrides({}, args.set)
+    data_fields = {"path": args.data, "split": args.split, "rating_threshold": args.rating_threshold,
+                   "features": args.features, **overrides.get("data", {})}
+    data = build_dataclass(DataConfig, data_fields, "data")
     dataset = load_dataset(data)
     runtime = RuntimeOptions(progress=False, threads=args.threads)
     runs = []
     for model in args.models:
         params = apply_overrides({}, [p.split(":", 1)[1] for p in args.param if p.startswith(f"{model}:")])
         for seed in args.seeds:
+            train_fields = {"seed": seed, "patience": args.patience, "epochs": args.epochs,
+                            "min_epochs": args.min_epochs, **overrides.get("train", {})}
             config = RunConfig(data=data, model=model, params=params,
-                               train=TrainConfig(seed=seed, patience=args.patience, epochs=args.epochs,
-                                                 min_epochs=args.min_epochs))
+                               train=build_dataclass(TrainConfig, train_fields, "train"))
             t0 = time.perf_counter()
             result = train(config, dataset=dataset, runtime=runtime)
             secs = [row["train_seconds"] for row in result.history]
