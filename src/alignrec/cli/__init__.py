@@ -15,7 +15,8 @@ from alignrec.errors import AlignRecError, DataWarning
 
 # command name -> module; ``cli/forget.py`` registers both 'forget' and 'forget-check'
 COMMANDS = {name: name for name in ("train", "evaluate", "recommend", "data", "models", "quickstart", "features",
-                                    "compare", "report", "encode", "pretrain", "run", "forget", "tune")}
+                                    "compare", "report", "encode", "pretrain", "run", "forget", "tune",
+                                    "benchmark")}
 COMMANDS["import"] = "import_"  # ``import`` is a Python keyword
 
 EPILOG = """examples:

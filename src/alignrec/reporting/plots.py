@@ -10,7 +10,7 @@ import numpy as np
 from alignrec.errors import ConfigError
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
     try:
         import matplotlib
     except ImportError as exc:
@@ -25,13 +25,13 @@ def _pyplot() -> Any:
 def to_png(fig: Any) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return buffer.getvalue()
 
 
 def learning_curves(histories: dict[str, list[dict[str, Any]]], metric: str) -> bytes:
     """Training loss and validation ``metric`` per epoch, one line per run."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 3.6))
     for name, rows in histories.items():
         epochs = [r["epoch"] for r in rows]
@@ -49,7 +49,7 @@ def learning_curves(histories: dict[str, list[dict[str, Any]]], metric: str) -> 
 def metric_at_k(means: dict[str, dict[str, float]], ks: list[int],
                 metrics: tuple[str, ...] = ("recall", "ndcg")) -> bytes:
     """Test ``metric@K`` against K, one panel per metric, one line per run."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         for name, values in means.items():
@@ -62,7 +62,7 @@ def metric_at_k(means: dict[str, dict[str, float]], ks: list[int],
 
 def grouped_bars(table: dict[str, dict[str, dict[str, float]]], metric: str, title: str) -> bytes:
     """Bar chart of ``table[run][group][metric]``: groups on the x axis, one bar per run."""
-    plt = _pyplot()
+    plt = pyplot()
     groups: list[str] = []
     for per_group in table.values():
         groups += [g for g in per_group if g not in groups]
@@ -96,7 +96,7 @@ def pca_2d(x: np.ndarray) -> np.ndarray:
 
 def embedding_projection(item_emb: np.ndarray, popularity: np.ndarray, title: str) -> bytes:
     """PCA of item embeddings, coloured by log(1 + training interactions)."""
-    plt = _pyplot()
+    plt = pyplot()
     xy = pca_2d(item_emb)
     order = np.argsort(popularity, kind="stable")
     fig, ax = plt.subplots(figsize=(5, 4.2))
