@@ -90,6 +90,39 @@ def real_data(movielens: Path, tmp_path_factory: pytest.TempPathFactory) -> Real
     return data
 
 
+def write_split(folder: Path, dataset: Any, test_items: np.ndarray | None = None,
+                users: int | None = None) -> Path:
+    """``dataset``'s split as an MMRec folder with ``x_label`` (test rows last), its features and item text beside it;
+    ``users`` keeps only the first that many users; ``test_items`` replaces the test rows' items."""
+    folder.mkdir(parents=True)
+    test = dataset.test.copy()
+    if test_items is not None:
+        test[:, 1] = test_items
+    parts = [(dataset.train, 0), (dataset.valid, 1), (test, 2)]
+    if users is not None:
+        parts = [(pairs[pairs[:, 0] < users], label) for pairs, label in parts]
+    rows = ["userID\titemID\tx_label"] + [f"{u}\t{i}\t{label}" for pairs, label in parts for u, i in pairs]
+    (folder / f"{folder.name}.inter").write_text("\n".join(rows) + "\n")
+    n_items = max(int(pairs[:, 1].max()) for pairs, _ in parts if len(pairs)) + 1  # MMRec: items 0..max id
+    for name, matrix in dataset.features.items():
+        np.save(folder / f"{name}_feat.npy", matrix[:n_items])
+    if dataset.item_text is not None:
+        texts = [t.replace("\t", " ").replace("\n", " ") for t in dataset.item_text[:n_items]]
+        (folder / "items.tsv").write_text("itemID\ttext\n" + "".join(f"{i}\t{t}\n" for i, t in enumerate(texts)))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def real_slice(real_data: RealData, tmp_path_factory: pytest.TempPathFactory) -> RealData:
+    """The first 600 users of :func:`real_data` with its split, every item and its content: real data, small enough
+    to train every model of the zoo a few epochs in a test."""
+    from alignrec.data import load_dataset
+
+    dataset = load_dataset(real_data.config(), use_cache=False)
+    folder = write_split(tmp_path_factory.mktemp("slice") / f"{real_data.name}-600", dataset, users=600)
+    return RealData(f"{real_data.name} (600 users)", folder, split="labels")
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test gets its own dataset cache, so nothing is read from or written to the user's cache."""

@@ -140,3 +140,33 @@ def test_spherical_bezier_stays_on_the_sphere_and_hits_its_ends() -> None:
     np.testing.assert_allclose(spherical_bezier(points, torch.ones(7)).numpy(), unit[2].numpy(), atol=1e-9)
     half = slerp(unit[0], unit[1], torch.full((7,), 0.5))  # the midpoint is equally far from both ends
     np.testing.assert_allclose((half * unit[0]).sum(1).numpy(), (half * unit[1]).sum(1).numpy(), atol=1e-9)
+
+
+def test_mmhcl_graphs_match_dense() -> None:
+    from alignrec.models.graph import hypergraph_item_graph, user_cooccurrence_graph
+
+    rng = np.random.default_rng(6)
+    image, text = rng.normal(size=(25, 4)), rng.normal(size=(25, 6))
+    incidence = np.hstack([dense_knn(image, 3, False), dense_knn(text, 3, False)])
+    expected = sym_normalise(incidence @ incidence.T).toarray()
+    np.testing.assert_allclose(hypergraph_item_graph({"image": image, "text": text}, 3).toarray(), expected,
+                               atol=1e-6)
+    train = np.array([[0, 0], [0, 1], [1, 1], [1, 2], [2, 2], [3, 3]])
+    shared = np.array([[0, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 0]], dtype=float)
+    rows = shared.sum(1, keepdims=True)
+    np.testing.assert_allclose(user_cooccurrence_graph(train, 4, 4).toarray(),
+                               np.divide(shared, rows, out=np.zeros_like(shared), where=rows > 0))
+
+
+def test_node_contrastive_loss_matches_brute_force() -> None:
+    import torch
+
+    from alignrec.models.losses import node_contrastive_loss
+
+    rng = np.random.default_rng(7)
+    z1, z2 = (torch.tensor(rng.normal(size=(11, 4)), dtype=torch.float64) for _ in range(2))
+    a = (z1 / z1.norm(dim=1, keepdim=True)).numpy()
+    b = (z2 / z2.norm(dim=1, keepdim=True)).numpy()
+    own, other = np.exp(a @ a.T / 0.5), np.exp(a @ b.T / 0.5)
+    expected = np.mean([-np.log(other[i, i] / (own[i].sum() + other[i].sum() - own[i, i])) for i in range(11)])
+    assert float(node_contrastive_loss(z1, z2, 0.5, chunk=4)) == pytest.approx(expected)

@@ -13,10 +13,10 @@ from tests.conftest import RealData
 
 
 @pytest.mark.parametrize("model", available_models())
-def test_model_trains_and_beats_random(model: str, real_data: RealData) -> None:
-    data = real_data.config()
+def test_model_trains_and_beats_random(model: str, real_slice: RealData) -> None:
+    data = real_slice.config()
     dataset = load_dataset(data)
-    result = train(RunConfig(data=data, model=model, train=TrainConfig(epochs=3, lr=5e-3)),
+    result = train(RunConfig(data=data, model=model, train=TrainConfig(epochs=6, lr=5e-3, batch_size=1024)),
                    dataset=dataset)
     random_recall = 20 / dataset.n_items
     assert result.test["recall@20"] > 2 * random_recall, result.test

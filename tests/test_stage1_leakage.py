@@ -10,22 +10,8 @@ import pytest
 
 from alignrec.cli import main
 from alignrec.config import DataConfig
-from alignrec.data import Dataset, load_dataset
-from tests.conftest import RealData
-
-
-def write_labelled(folder: Path, dataset: Dataset, test_items: np.ndarray | None = None) -> Path:
-    """``dataset``'s split as an MMRec folder with ``x_label`` (test rows last), its features beside it."""
-    folder.mkdir(parents=True)
-    test = dataset.test.copy()
-    if test_items is not None:
-        test[:, 1] = test_items
-    parts = [(dataset.train, 0), (dataset.valid, 1), (test, 2)]
-    rows = ["userID\titemID\tx_label"] + [f"{u}\t{i}\t{label}" for pairs, label in parts for u, i in pairs]
-    (folder / f"{folder.name}.inter").write_text("\n".join(rows) + "\n")
-    for name, matrix in dataset.features.items():
-        np.save(folder / f"{name}_feat.npy", matrix)
-    return folder
+from alignrec.data import load_dataset
+from tests.conftest import RealData, write_split
 
 
 def pretrain_bytes(folder: Path, tmp: Path, *options: str) -> bytes:
@@ -40,10 +26,10 @@ def pretrain_bytes(folder: Path, tmp: Path, *options: str) -> bytes:
 def test_moving_test_interactions_changes_no_byte_of_the_unified_feature(
         tmp_path: Path, real_data: RealData, collaborative: bool) -> None:
     dataset = load_dataset(real_data.config(features=sorted(real_data.facts["features"])))
-    original = write_labelled(tmp_path / "original", dataset)
+    original = write_split(tmp_path / "original", dataset)
     moved_items = np.random.default_rng(0).permutation(dataset.test[:, 1])  # every user's test item elsewhere
     assert (moved_items != dataset.test[:, 1]).mean() > 0.9
-    moved = write_labelled(tmp_path / "moved", dataset, moved_items)
+    moved = write_split(tmp_path / "moved", dataset, moved_items)
     a, b = (load_dataset(DataConfig(path=str(f), cache_dir=str(tmp_path / "c"))) for f in (original, moved))
     assert np.array_equal(a.train, b.train) and np.array_equal(a.valid, b.valid)
     assert not np.array_equal(a.test, b.test)

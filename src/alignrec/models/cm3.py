@@ -1,7 +1,7 @@
 """CM3: calibrated uniformity from the items' multimodal similarity, and spherical Bézier fusion of modalities.
 
-Zhou, Zhou, Shen, "CM3: Calibrating Multimodal Recommendation", 2025 (arXiv 2508.01226). Implemented from the
-paper, with details taken from reading the authors' public code (enoche/CM3):
+"CM3: Calibrating Multimodal Recommendation" (2025; the authors' code is github.com/enoche/CM3). Implemented
+from the paper, with details taken from reading that code:
 
 * channels: one per modality (items: an MLP of the raw feature; users: a free preference vector) and a shared one
   (items: the spherical Bézier fusion of the modalities' linear projections, at a point drawn per item from

@@ -1,8 +1,7 @@
 """DGVAE: a disentangled graph VAE of user rows whose interests are aligned with the words of their items.
 
-Zhou and Shen, "Disentangled Graph Variational Auto-Encoder for Multimodal Recommendation with
-Interpretability", IEEE TMM 2024 (arXiv 2402.16110). Implemented from the paper, with details taken from reading
-the authors' public code (enoche/DGVAE):
+"Disentangled Graph Variational Auto-Encoder for Multimodal Recommendation with Interpretability" (2024; the
+authors' code is github.com/enoche/DGVAE). Implemented from the paper, with details taken from reading that code:
 
 * two disentangled VAEs in the manner of MacridVAE (Ma, Zhou, Cui, Yang, Zhu, "Learning Disentangled
   Representations for Recommendation", NeurIPS 2019), one over a user's training items, one over the words of
@@ -124,7 +123,7 @@ def multinomial_nll(rows: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
 
 @register
 class DGVAE(Recommender):
-    """Disentangled item and word VAEs with cross-attention and MI alignment (DGVAE, TMM 2024)."""
+    """Disentangled item and word VAEs with cross-attention and MI alignment (DGVAE, 2024)."""
 
     name = "dgvae"
     Params = DGVAEParams

@@ -2,8 +2,8 @@
 
 The spherical Bézier curve through any number of modality vectors is evaluated by de Casteljau's construction with
 slerp in place of linear interpolation (Shoemake, "Animating Rotation with Quaternion Curves", SIGGRAPH 1985), so
-the fused vector stays on the sphere for two, three or more modalities (CM3; Zhou, Zhou, Shen, "CM3: Calibrating
-Multimodal Recommendation", 2025).
+the fused vector stays on the sphere for two, three or more modalities ("CM3: Calibrating Multimodal
+Recommendation", 2025).
 """
 
 from __future__ import annotations

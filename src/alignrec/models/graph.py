@@ -107,6 +107,27 @@ def modality_knn_graph(features: dict[str, np.ndarray], k: int, image_weight: fl
     return sum(weights[name] * sym_normalise(knn_adjacency(features[name], k, weighted=False)) for name in names)
 
 
+def hypergraph_item_graph(features: dict[str, np.ndarray], k: int) -> sp.csr_matrix:
+    """MMHCL's item-item graph from a hypergraph: every item's binary kNN set in every modality is a hyperedge
+    (incidence ``H = [A_1 | A_2 | ...]``, ``n x (M n)``); items are linked by how many hyperedges they share,
+    ``H Hᵀ``, normalised ``D^-1/2 (H Hᵀ) D^-1/2`` ("MMHCL: Multi-Modal Hypergraph Contrastive Learning for
+    Recommendation", 2025). Sparse throughout: ``H Hᵀ`` has at most ``n k² M`` entries."""
+    incidence = sp.hstack([knn_adjacency(features[name], k, weighted=False) for name in sorted(features)]).tocsr()
+    return sym_normalise(incidence @ incidence.T)
+
+
+def user_cooccurrence_graph(train: np.ndarray, n_users: int, n_items: int) -> sp.csr_matrix:
+    """Users linked by the number of items they share, ``R Rᵀ`` without self-links, row-normalised ``D^-1 A``
+    (MMHCL's user-user graph; it can hold up to ``n_users²`` entries on dense data)."""
+    r = interaction_matrix(train, n_users, n_items)
+    shared = (r @ r.T).tolil()
+    shared.setdiag(0)
+    shared = shared.tocsr()
+    shared.eliminate_zeros()
+    degree = np.asarray(shared.sum(axis=1)).ravel()
+    return (sp.diags(np.divide(1.0, degree, out=np.zeros_like(degree), where=degree > 0)) @ shared).tocsr()
+
+
 def degree_sensitive_keep(train: np.ndarray, n_users: int, n_items: int, keep: float,
                           rng: np.random.Generator) -> np.ndarray:
     """A sample of ``round(keep * len(train))`` training pairs drawn without replacement with probability

@@ -77,8 +77,7 @@ def uniformity_loss(x: torch.Tensor, t: float = 2.0) -> torch.Tensor:
 def calibrated_uniformity_loss(x: torch.Tensor, similarity: torch.Tensor, t: float = 2.0) -> torch.Tensor:
     """CM3's calibrated uniformity: :func:`uniformity_loss` with each pair's squared distance reduced by
     ``2 − 2 s_ij`` (``similarity`` holds ``s_ij`` for the pairs ``i < j`` in ``torch.pdist`` order), so items whose
-    content is alike are pushed apart less (Zhou, Zhou, Shen, "CM3: Calibrating Multimodal Recommendation",
-    2025)."""
+    content is alike are pushed apart less ("CM3: Calibrating Multimodal Recommendation", 2025)."""
     return (torch.pdist(x).pow(2) - 2 + 2 * similarity).mul(-t).exp().mean().log()
 
 
@@ -87,3 +86,20 @@ def pair_similarities(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
     unit = nn.functional.normalize(x, dim=1)
     rows, cols = torch.triu_indices(len(x), len(x), offset=1, device=x.device)
     return (unit @ unit.T)[rows, cols].clamp(low, high)  # a B x B matrix, not B² gathered row pairs
+
+
+def node_contrastive_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float, chunk: int = 4096) -> torch.Tensor:
+    """Node-level InfoNCE between two views of the same nodes (GRACE; Zhu et al., "Deep Graph Contrastive
+    Representation Learning", 2020): row ``i`` of ``z1`` should pick row ``i`` of ``z2`` against every other row of
+    both views (cosine similarity over ``temperature``). Rows are processed in chunks, so memory is ``chunk x n``."""
+    a, b = nn.functional.normalize(z1, dim=1), nn.functional.normalize(z2, dim=1)
+    losses = []
+    for start in range(0, len(a), chunk):
+        rows = a[start:start + chunk]
+        own = torch.exp(rows @ a.T / temperature)
+        other = torch.exp(rows @ b.T / temperature)
+        index = torch.arange(start, start + len(rows), device=a.device)
+        positive = other[torch.arange(len(rows)), index]
+        self_term = own[torch.arange(len(rows)), index]
+        losses.append(-torch.log(positive / (own.sum(1) + other.sum(1) - self_term)))
+    return torch.cat(losses).mean()
