@@ -98,3 +98,20 @@ def test_import_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert main(["import", "tables", "--items", str(items), "--out", str(tmp_path / "x")]) == 2
     assert "needs 'items' and 'interactions'" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_content_follows_the_data_filters(tmp_path: Path) -> None:
+    pd.DataFrame({"item_id": ["a", "b", "c", "z"], "title": ["Red Shoe", "Blue Hat", "Old Coat", "Rare Pin"]}).to_csv(
+        tmp_path / "items.csv", index=False)
+    users = ["u1", "u1", "u1", "u2", "u2", "u2", "u3", "u3", "u3", "u3"]
+    pd.DataFrame({"user_id": users, "item_id": ["a", "b", "c", "a", "b", "c", "a", "b", "c", "z"]}).to_csv(
+        tmp_path / "inter.csv", index=False)
+    out = tmp_path / "shop"
+    import_tables(tmp_path / "items.csv", tmp_path / "inter.csv", out)
+    full = load_dataset(DataConfig(path=str(out), cache_dir=str(tmp_path / "c")))
+    filtered = load_dataset(DataConfig(path=str(out), cache_dir=str(tmp_path / "c"), k_core=2))  # item z goes
+    kept = content_for_dataset(filtered, out).only(filtered.used_items())
+    by_id = dict(zip(kept.item_ids, kept.texts))
+    assert full.n_items == filtered.n_items == 4 and len(filtered.used_items()) == 3
+    assert by_id == {"a": "Red Shoe", "b": "Blue Hat", "c": "Old Coat", "z": ""}
+    assert kept.report["items_not_in_data"] == 1

@@ -49,6 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--image-pattern", help="file name in --image-dir ({item_id}, {index}; default {item_id}.jpg)")
     c.add_argument("--batch-size", type=int, help="default 32")
     c.add_argument("--cache", help="per-item encoding cache (default: OUT/.encode-cache)")
+    c.add_argument("--all-items", action="store_true",
+                   help="encode every item of the catalogue (default: only items the data filters keep)")
     add_config_args(p)
     add_runtime_args(p, device=False)
     p.set_defaults(func=run)
@@ -71,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
         derive_folder(data.path, out, skip_features=("unified", *encoders))
     dataset = load_dataset(dataclasses.replace(data, features=[]), use_cache=False)
     items = content_for_dataset(dataset, data.path, content.image_dir, content.image_pattern)
+    if not args.all_items:
+        items = items.only(dataset.used_items())
     cache = Path(content.cache_dir) if content.cache_dir else out / ".encode-cache"
     report = encode_content(items, out, encoders, cache, content.batch_size, not args.no_progress)
     print_json(report)

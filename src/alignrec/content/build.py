@@ -100,7 +100,8 @@ def encode_content(content: ItemContent, out_dir: str | Path, encoders: dict[str
             result = encode_images_cached(list(content.images), encoder, cache, batch_size, progress)
         save_npy(out / f"{name}{FEATURE_SUFFIX}", result.matrix)
         save_npy(out / f"{name}_mask.npy", result.mask.astype(np.uint8))
-        report[name] = {**result.report, "spec": spec, "dim": int(result.matrix.shape[1])}
+        report[name] = {**result.report, "spec": spec, "dim": int(result.matrix.shape[1]),
+                        "not_in_data": content.report.get("items_not_in_data", 0)}
     write_json(out / "encode_report.json", report)
     return report
 

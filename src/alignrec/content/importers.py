@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from alignrec.data.dataset import Dataset
@@ -82,6 +83,15 @@ class ItemContent:
     texts: list[str]
     images: list[Path | None]
     report: dict[str, Any] = field(default_factory=dict)
+
+    def only(self, items: np.ndarray) -> ItemContent:
+        """A copy whose items outside ``items`` (indices) have no content, so encoders skip them: content work
+        follows the data filters (k-core, rating threshold) instead of the whole catalogue."""
+        keep = np.zeros(len(self.item_ids), dtype=bool)
+        keep[np.asarray(items, dtype=np.int64)] = True
+        texts = [t if k else "" for t, k in zip(self.texts, keep)]
+        images = [p if k else None for p, k in zip(self.images, keep)]
+        return ItemContent(self.item_ids, texts, images, {**self.report, "items_not_in_data": int((~keep).sum())})
 
 
 def content_for_dataset(dataset: Dataset, folder: str | Path | None = None, image_dir: str | Path | None = None,

@@ -72,6 +72,10 @@ class Dataset:
             raise DataError(f"user {raw_id!r} is not in dataset {self.name!r}{gone}")
         return int(hits[0])
 
+    def used_items(self) -> np.ndarray:
+        """Indices of the items with at least one interaction in any split (what the data filters kept)."""
+        return np.unique(np.concatenate([self.train[:, 1], self.valid[:, 1], self.test[:, 1]]))
+
     def item_popularity(self) -> np.ndarray:
         """Training interactions per item, ``int64 [n_items]``."""
         return np.bincount(self.train[:, 1], minlength=self.n_items)

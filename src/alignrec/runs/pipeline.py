@@ -136,7 +136,7 @@ def _encode_step(content: ContentConfig, data: DataConfig, folder: Path, work: P
     if not encoders:
         return
     dataset = load_dataset(dataclasses.replace(data, features=[]), use_cache=False)
-    items = content_for_dataset(dataset, folder, content.image_dir, content.image_pattern)
+    items = content_for_dataset(dataset, folder, content.image_dir, content.image_pattern).only(dataset.used_items())
     images = [p for p in items.images if p is not None and p.is_file()]
     print_ = fingerprint(encoders, items.item_ids, items.texts, [str(p) for p in items.images], file_stamps(images))
     outputs = [folder / f"{name}{FEATURE_SUFFIX}" for name in encoders]
@@ -152,7 +152,8 @@ def _encode_step(content: ContentConfig, data: DataConfig, folder: Path, work: P
     write_json(stamp, {"fingerprint": print_})
     for name, rep in report.items():
         log(f"encode {name}: {rep['present']}/{rep['items']} items present ({rep['no_input']} without input, "
-            f"{rep['unreadable']} unreadable, {rep['from_cache']} from cache)")
+            f"{rep['not_in_data']} of them outside the filtered data; {rep['unreadable']} unreadable, "
+            f"{rep['from_cache']} from cache)")
 
 
 def _pretrain_step(cfg: PretrainConfig, data: DataConfig, folder: Path, work: Path, runtime: RuntimeOptions,
