@@ -66,17 +66,22 @@ def sym_normalise(adj: sp.spmatrix) -> sp.csr_matrix:
     return (d @ adj @ d).tocsr()
 
 
-def knn_adjacency(features: np.ndarray, k: int, weighted: bool = True, chunk: int = 4096) -> sp.csr_matrix:
+SIMILARITY_BLOCK_BYTES = 256 * 2**20
+
+
+def knn_adjacency(features: np.ndarray, k: int, weighted: bool = True, chunk: int | None = None) -> sp.csr_matrix:
     """Each item's top ``k`` items by cosine similarity (itself included), as a sparse ``[n, n]`` matrix whose
     entries are the similarities (``weighted``) or 1.
 
-    Computed in row chunks, so memory is ``chunk x n_items`` plus the ``n x k`` result, never ``n x n``. An item
-    with an all-zero feature has similarity 0 to every item (its edges carry no weight when ``weighted``).
+    Computed in row chunks of at most ``SIMILARITY_BLOCK_BYTES`` of similarities (``chunk`` rows when given), so
+    memory is that block plus the ``n x k`` result, never ``n x n``. An item with an all-zero feature has
+    similarity 0 to every item (its edges carry no weight when ``weighted``).
     """
     x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
     x = torch.nn.functional.normalize(x, dim=1)
     n = x.shape[0]
     k = min(k, n)
+    chunk = chunk or max(1, min(n, SIMILARITY_BLOCK_BYTES // (4 * max(n, 1))))
     rows, cols, vals = [], [], []
     for start in range(0, n, chunk):
         sims = x[start:start + chunk] @ x.T
@@ -87,7 +92,7 @@ def knn_adjacency(features: np.ndarray, k: int, weighted: bool = True, chunk: in
     return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
 
 
-def cosine_knn_graph(features: np.ndarray, k: int, chunk: int = 4096) -> sp.csr_matrix:
+def cosine_knn_graph(features: np.ndarray, k: int, chunk: int | None = None) -> sp.csr_matrix:
     """AlignRec's item-item graph: :func:`knn_adjacency` weighted by similarity, then :func:`sym_normalise`.
 
     Items with an all-zero feature get no edges of positive weight and an all-zero row after normalisation.
