@@ -66,18 +66,21 @@ def dense_loss(model: AlignRec, ds: Dataset, users: torch.Tensor, pos: torch.Ten
         s = torch.exp(x @ y.T / p.temperature)
         return -torch.log(torch.diag(s) / s.sum(1)).mean()
 
-    hb, fb = h[pos], f0[pos] / f0[pos].norm(dim=1, keepdim=True)
+    target = model.feature if p.sim_target == "trainable" else f0
+    hb, fb = h[pos], target[pos] / target[pos].norm(dim=1, keepdim=True)
     sim = torch.sqrt(((hb @ hb.T - fb @ fb.T) ** 2).sum()) / b
     return (bpr + reg + p.ui_cos_weight * (1 - cos_ui)
             + p.align_weight * (nce(h[pos], i_id[pos]) + nce(u_c[users], u_id[users])) + p.sim_weight * sim)
 
 
-@pytest.mark.parametrize("knn_k", [2, 3])
-def test_loss_and_gradients_match_dense_formulas(knn_k: int) -> None:
+@pytest.mark.parametrize(("knn_k", "sim_target"), [(2, "fixed"), (3, "fixed"), (3, "trainable")])
+def test_loss_and_gradients_match_dense_formulas(knn_k: int, sim_target: str) -> None:
     ds = tiny_dataset()
-    params = AlignRecParams(knn_k=knn_k, align_weight=0.3, sim_weight=0.5, embedding_dim=4)
+    params = AlignRecParams(knn_k=knn_k, align_weight=0.3, sim_weight=0.5, embedding_dim=4, sim_target=sim_target)
     torch.manual_seed(0)
     model = AlignRec(ds, params).double()
+    with torch.no_grad():  # as after some training: the trainable copy has moved away from F0
+        model.feature.add_(0.3 * torch.randn_like(model.feature))
     users, pos, neg = torch.tensor([0, 1, 2, 3, 1]), torch.tensor([1, 2, 0, 4, 5]), torch.tensor([3, 0, 1, 0, 4])
 
     ours = model.loss(users, pos, neg)["loss"]

@@ -9,7 +9,9 @@ Recommendations", CIKM 2024 (arXiv 2403.12384). Implemented from the description
   built from the original ``F0``; users get ``R̂ h``.
 * Fusion by sum, score by dot product.
 * Loss: BPR + L2 + user-item cosine + α (InfoNCE content↔ID for items and users) + β similarity
-  preservation ``‖H Hᵀ − cos(F0, F0)‖_F / B`` over the batch's positive items.
+  preservation ``‖H Hᵀ − cos(F0, F0)‖_F / B`` over the batch's positive items. ``sim_target="trainable"``
+  takes the target from the trainable feature copy instead of ``F0``, as the authors' code does (their
+  ``nn.Embedding.from_pretrained(..., freeze=False)`` shares its storage, so that target drifts in training).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import torch
 from torch import nn
 
 from alignrec.data import Dataset
+from alignrec.errors import ConfigError
 from alignrec.models.base import Recommender, register
 from alignrec.models.embedding import id_embeddings
 from alignrec.models.graph import SparseOperator, cosine_knn_graph, normalized_bipartite, normalized_user_item
@@ -46,6 +49,11 @@ class AlignRecParams:
     feature: str | None = None
     feature_layernorm: bool = False
     train_features: bool = True
+    sim_target: str = "fixed"
+
+    def __post_init__(self) -> None:
+        if self.sim_target not in ("fixed", "trainable"):
+            raise ConfigError(f"params.sim_target must be 'fixed' or 'trainable', got {self.sim_target!r}")
 
 
 @dataclass
@@ -129,8 +137,11 @@ class AlignRec(Recommender):
             + info_nce(out.user_content[users], out.user_id[users], p.temperature)
         )
         h = out.item_content[pos]
-        with torch.no_grad():
-            target = self.target_sq_norm(pos)
-        sim = p.sim_weight * similarity_gap(h, self.feature0[pos], target) / len(pos)
+        if p.sim_target == "trainable":  # the authors' code: the target follows the trained feature copy
+            sim = p.sim_weight * similarity_gap(h, nn.functional.normalize(self.feature[pos], dim=1)) / len(pos)
+        else:
+            with torch.no_grad():
+                target = self.target_sq_norm(pos)
+            sim = p.sim_weight * similarity_gap(h, self.feature0[pos], target) / len(pos)
         total = bpr + reg + ui_cos + align + sim
         return {"loss": total, "bpr": bpr, "reg": reg, "ui_cos": ui_cos, "align": align, "sim": sim}

@@ -49,11 +49,12 @@ def similarity_gap(h: torch.Tensor, f0: torch.Tensor, f0_gram_sq_norm: torch.Ten
 
     Uses ``‖HHᵀ − GGᵀ‖² = ‖HᵀH‖² − 2‖GᵀH‖² + ‖GᵀG‖²`` (with ``G = F0``), which costs
     ``B·d·(d_h + d_f)`` instead of ``B²·(d_h + d_f)``. ``f0_gram_sq_norm`` may pass ``‖F0 F0ᵀ‖²`` when the
-    caller has it cheaper (it carries no gradient). Rows of ``f0`` should be L2-normalised so that
+    caller has it cheaper (it carries no gradient; ``f0`` itself may, when the target is trained). Rows of ``f0``
+    should be L2-normalised so that
     ``F0 F0ᵀ`` is the cosine similarity.
     """
-    if f0_gram_sq_norm is None:
-        with torch.no_grad():
+    if f0_gram_sq_norm is None:  # with gradients only when the target itself is trained
+        with torch.set_grad_enabled(f0.requires_grad and torch.is_grad_enabled()):
             small = f0.T @ f0 if f0.shape[1] < f0.shape[0] else f0 @ f0.T
             f0_gram_sq_norm = small.double().pow(2).sum()
     # The products are small (d x d_h); the squared norms are summed in float64 because they nearly cancel.
