@@ -40,9 +40,9 @@ import torch
 from alignrec.content.importers import content_for_dataset
 from alignrec.content.mmenc import MMEnc
 from alignrec.data import Dataset, concat_normalised
-from alignrec.data.dataset import CARD_SUFFIX, FEATURE_SUFFIX, l2_normalise
+from alignrec.data.dataset import CARD_SUFFIX, FEATURE_SUFFIX, interaction_file, l2_normalise
 from alignrec.data.readers import load_feature_matrix
-from alignrec.errors import RunDirError
+from alignrec.errors import DataError, RunDirError
 from alignrec.io import read_json, write_json
 from alignrec.runs import rundir
 from alignrec.runs.load import LoadedRun, load_run
@@ -129,7 +129,8 @@ def write_export(run: LoadedRun, run_dir: str | Path, image_dir: str | Path | No
         manifest = {
             "format": FORMAT, "format_version": FORMAT_VERSION,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "model": run.config.model, "dataset": dataset.name, "best_epoch": run.best_epoch,
+            "model": run.config.model, "dataset": _dataset_name(dataset, Path(run.config.data.path)),
+            "best_epoch": run.best_epoch,
             "users": dataset.n_users, "items": dataset.n_items, "scoring": scoring, "content": content,
             "images": images, "files": files,
             "source": {"best_sha256": sha256_file(best) if best.is_file() else None, "config": run.config.to_dict()},
@@ -140,6 +141,14 @@ def write_export(run: LoadedRun, run_dir: str | Path, image_dir: str | Path | No
         if tmp.exists():
             shutil.rmtree(tmp)
     return manifest
+
+
+def _dataset_name(dataset: Dataset, folder: Path) -> str:
+    """The interaction file's name (``ml-100k``), which names the data even in a pipeline's ``dataset`` folder."""
+    try:
+        return interaction_file(folder).stem
+    except DataError:
+        return dataset.name
 
 
 def _replace_dir(new: Path, target: Path) -> None:
@@ -290,7 +299,10 @@ def _export_mmenc(folder: Path, dataset: Dataset, unified: np.ndarray, out: Path
     path = _find_mmenc(folder)
     if path is None:
         return {"reason": f"no MMEnc checkpoint (pretrain/mmenc.pt) found for {folder}"}
-    saved = rundir.load_torch(path)
+    try:
+        saved = rundir.load_torch(path)
+    except RunDirError as exc:  # e.g. a crafted checkpoint: refused, and new items are not offered
+        return {"reason": str(exc)}
     config, dims = saved.get("config", {}), list(saved.get("dims", []))
     names = list(config.get("modalities", []))
     arch = {k: config[k] for k in ("width", "out_dim", "fusion", "layers", "heads", "dropout") if k in config}
