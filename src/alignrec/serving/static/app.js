@@ -1,7 +1,7 @@
 // The alignrec service's page: plain DOM code, no dependencies. Item text is only ever set as textContent.
 "use strict";
 
-const HISTORY_SHOWN = 24;
+const HISTORY_SHOWN = 20;
 const state = { info: null, users: [], selected: null };
 const $ = (id) => document.getElementById(id);
 
@@ -22,8 +22,10 @@ function showError(message) {
 }
 
 function splitText(text) {
-  // "Title. Year. Genres" -> ["Title", "Year. Genres"]; any text works, the first sentence is the title.
-  const at = text.indexOf(". ");
+  // "Title. 1995. Genres" -> ["Title", "1995. Genres"]: the title ends before the first ". " that a number follows
+  // (a year), so "Mr. Holland's Opus. 1995" keeps its title; without one, at the first ". ".
+  const year = text.match(/^(.+?)\. (?=\d)/);
+  const at = year ? year[1].length : text.indexOf(". ");
   return at > 0 ? [text.slice(0, at), text.slice(at + 2)] : [text, ""];
 }
 
