@@ -114,14 +114,15 @@ def exact_matches_model(run_dir: Path, k: int) -> dict[str, Any]:
     same = (faiss_top == model_top).all(1)
     gap = float(np.abs(np.sort(np.take_along_axis(scores, faiss_top, 1), 1)
                        - np.sort(np.take_along_axis(scores, model_top, 1), 1)).max())
-    return {"run": str(run_dir), "model": run.config.model, "dataset": run.dataset.name, "users": len(users),
+    return {"run": str(run_dir), "model": run.config.model, "dataset": bundle.manifest["dataset"], "users": len(users),
             "identical_top_k_users": int(same.sum()), "max_score_gap_between_lists": gap}
 
 
 def markdown(result: dict[str, Any]) -> str:
     k, src = result["k"], result["catalogue"]
     lines = [f"# Approximate vs exact top-{k} ({result['date']})", "",
-             f"Catalogue: {src['name']}, {src['items_indexed']} items with text, {src['dim']}-d; "
+             f"Catalogue: {src['name']}, {src['items_indexed']} items with content indexed (of "
+             f"{src['items_with_interactions']} with training interactions), {src['dim']}-d; "
              f"{src['queries']} queries of each kind; 1 FAISS thread per single query, machine shared with other "
              "jobs (times are indicative).", ""]
     heads = ["index", "setting", "build s", f"R@{k} items", f"R@{k} users", "ms/query (batch)", "ms/query (single)"]
@@ -164,6 +165,7 @@ def main() -> None:
     rows = compare_indexes(vectors, qs, args.k)
     result = {"date": time.strftime("%Y-%m-%d"), "k": args.k, "faiss": faiss.__version__,
               "catalogue": {"name": name, "items_indexed": int((np.abs(vectors).sum(1) > 0).sum()),
+                            "items_with_interactions": int((dataset.item_popularity() > 0).sum()),
                             "dim": int(vectors.shape[1]), "queries": len(qs["items"]), "users": dataset.n_users},
               "indexes": rows, "runs": [exact_matches_model(run, args.k) for run in args.runs]}
     write_json(args.out + ".json", result)

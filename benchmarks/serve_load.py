@@ -51,10 +51,26 @@ def sample_ids(run_dir: Path, n: int = 500, seed: int = 0) -> dict[str, Any]:
             "new_item_status": 200 if can_encode else 422}
 
 
+def get_json(url: str) -> Any:
+    key = os.environ.get("ALIGNREC_API_KEY")
+    request = urllib.request.Request(url, headers={"X-API-Key": key} if key else {})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read()) if "json" in response.headers["content-type"] else response.read().decode()
+
+
+def sample_from_service(url: str, n: int = 200, seed: int = 0) -> dict[str, Any]:
+    """Ids for the locust users from a running service: users from /users, items from their histories."""
+    rng = np.random.default_rng(seed)
+    users = get_json(f"{url}/users?limit=10000")["users"]
+    users = rng.choice(users, min(n, len(users)), replace=False).tolist()
+    seen = {row["item"]: row["text"] for u in users[:50] for row in get_json(f"{url}/users/{u}")["history"]}
+    return {"users": users, "items": list(seen), "texts": [t for t in seen.values() if t] or ["a new item"],
+            "new_item_status": 200 if get_json(f"{url}/info")["new_items"] else 422}
+
+
 def status_counts(url: str) -> dict[str, int]:
     """Requests by status code so far, from the service's Prometheus metrics."""
-    with urllib.request.urlopen(f"{url}/metrics", timeout=30) as response:
-        text = response.read().decode()
+    text = get_json(f"{url}/metrics")
     counts: dict[str, int] = {}
     for line in text.splitlines():
         found = re.match(r'alignrec_http_requests_total\{.*status="(\d+)"\} (\d+)', line)
@@ -88,32 +104,39 @@ def summarise(rows: list[dict[str, str]]) -> dict[str, Any]:
 
 def bench_run(name: str, run_dir: Path, levels: list[int], seconds: int, index: str, workdir: Path
               ) -> dict[str, Any]:
-    sample_file = workdir / f"{name}-sample.json"
-    sample_file.write_text(json.dumps(sample_ids(run_dir)))
-    out: dict[str, Any] = {"run": str(run_dir), "levels": []}
+    """Start the service on ``run_dir`` and load it at each level."""
     with serve_in_subprocess(run_dir, "--index", index, "--log-level", "warning") as server:
-        info = json.loads(urllib.request.urlopen(f"{server.url}/info", timeout=30).read())
-        out.update(model=info["model"], users=info["users"], items=info["items"], index=info["index"],
-                   new_items=info["new_items"])
-        for users in levels:
-            before = status_counts(server.url)
-            stats = summarise(run_locust(server.url, users, seconds, sample_file, workdir))
-            after = status_counts(server.url)
-            delta = {code: after.get(code, 0) - before.get(code, 0) for code in after}
-            stats.update(concurrent_users=users, seconds=seconds, status_counts=delta,
-                         server_5xx=sum(n for code, n in delta.items() if code.startswith("5")))
-            out["levels"].append(stats)
-            print(f"{name}: {users} users: {stats['rps']:.1f} req/s, p50 {stats['p50_ms']:.0f} ms, "
-                  f"p95 {stats['p95_ms']:.0f} ms, p99 {stats['p99_ms']:.0f} ms, {stats['failures']} failures, "
-                  f"{stats['server_5xx']} 5xx", flush=True)
-        out["server_alive"] = server.alive()
+        out = bench_url(name, server.url, levels, seconds, workdir, sample_ids(run_dir))
+        out.update(run=str(run_dir), server_alive=server.alive())
+    return out
+
+
+def bench_url(name: str, url: str, levels: list[int], seconds: int, workdir: Path,
+              sample: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Load the service at ``url`` at each level; 5xx are counted from its /metrics before and after."""
+    sample_file = workdir / f"{name}-sample.json"
+    sample_file.write_text(json.dumps(sample or sample_from_service(url)))
+    info = get_json(f"{url}/info")
+    out: dict[str, Any] = {"url": url, "model": info["model"], "users": info["users"], "items": info["items"],
+                           "index": info["index"], "new_items": info["new_items"], "levels": []}
+    for users in levels:
+        before = status_counts(url)
+        stats = summarise(run_locust(url, users, seconds, sample_file, workdir))
+        after = status_counts(url)
+        delta = {code: after.get(code, 0) - before.get(code, 0) for code in after}
+        stats.update(concurrent_users=users, seconds=seconds, status_counts=delta,
+                     server_5xx=sum(n for code, n in delta.items() if code.startswith("5")))
+        out["levels"].append(stats)
+        print(f"{name}: {users} users: {stats['rps']:.1f} req/s, p50 {stats['p50_ms']:.0f} ms, "
+              f"p95 {stats['p95_ms']:.0f} ms, p99 {stats['p99_ms']:.0f} ms, {stats['failures']} failures, "
+              f"{stats['server_5xx']} 5xx", flush=True)
     return out
 
 
 def markdown(result: dict[str, Any]) -> str:
     lines = [f"# Load test of alignrec serve ({result['date']})", "",
              f"locust {result['locust']}, headless, closed loop (no think time), {result['seconds']} s per level; "
-             f"server: one uvicorn process, {result['index']} index; machine: {result['machine']}. "
+             f"server: one uvicorn process; machine: {result['machine']}. "
              "Latencies in ms over all requests of the mix (see benchmarks/serve_load.py).", ""]
     rows = [[name, str(level["concurrent_users"]), str(level["requests"]), f"{level['rps']:.1f}",
              f"{level['p50_ms']:.0f}", f"{level['p95_ms']:.0f}", f"{level['p99_ms']:.0f}", str(level["failures"]),
@@ -123,7 +146,8 @@ def markdown(result: dict[str, Any]) -> str:
     for name, run in result["runs"].items():
         top = run["levels"][-1]
         lines += ["", f"## {name}: per endpoint at {top['concurrent_users']} users ({run['model']}, {run['users']} "
-                      f"users, {run['items']} items, new items from {run['new_items'] or 'nothing'})", ""]
+                      f"users, {run['items']} items, {run['index']} index, new items from "
+                      f"{run['new_items'] or 'nothing'})", ""]
         lines.append(table(["endpoint", "requests", "req/s", "p50", "p95", "p99", "failures"],
                            [[ep, str(s["requests"]), f"{s['rps']:.1f}", f"{s['p50_ms']:.0f}", f"{s['p95_ms']:.0f}",
                              f"{s['p99_ms']:.0f}", str(s["failures"])] for ep, s in top["endpoints"].items()]))
@@ -132,7 +156,10 @@ def markdown(result: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", action="append", required=True, metavar="NAME=RUN_DIR")
+    parser.add_argument("--run", action="append", default=[], metavar="NAME=RUN_DIR",
+                        help="start the service on this run (repeatable)")
+    parser.add_argument("--url", action="append", default=[], metavar="NAME=URL",
+                        help="load a service that is already running (repeatable); its key from $ALIGNREC_API_KEY")
     parser.add_argument("--users", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--index", default="exact", choices=["auto", "exact", "hnsw", "ivf"])
@@ -142,12 +169,17 @@ def main() -> None:
                               "seconds": args.seconds, "index": args.index,
                               "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared with other jobs)",
                               "runs": {}}
+    if not args.run and not args.url:
+        parser.error("give --run NAME=RUN_DIR or --url NAME=URL")
     with tempfile.TemporaryDirectory() as tmp:
-        for spec in args.run:
-            name, _, run_dir = spec.partition("=")
-            if not run_dir:
-                parser.error(f"--run must be NAME=RUN_DIR, got {spec!r}")
-            result["runs"][name] = bench_run(name, Path(run_dir), args.users, args.seconds, args.index, Path(tmp))
+        for spec in args.run + args.url:
+            name, _, target = spec.partition("=")
+            if not target:
+                parser.error(f"expected NAME=RUN_DIR or NAME=URL, got {spec!r}")
+            if spec in args.url:
+                result["runs"][name] = bench_url(name, target, args.users, args.seconds, Path(tmp))
+            else:
+                result["runs"][name] = bench_run(name, Path(target), args.users, args.seconds, args.index, Path(tmp))
     write_json(args.out + ".json", result)
     write_text(args.out + ".md", markdown(result) + "\n")
     print(f"wrote {args.out}.json and {args.out}.md")

@@ -2,13 +2,14 @@
 headless Chromium (the system's, driven by Playwright), choose a user, click the first history item, and save the
 top of the page as a palette PNG. Example::
 
-    python benchmarks/serve_screenshot.py runs/serve-movielens-posters/run --user 13 --out docs/serve-page.png
+    python benchmarks/serve_screenshot.py --run runs/serve-movielens-posters/run --user 1 --out docs/serve-page.png
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+from contextlib import ExitStack
 from pathlib import Path
 
 from alignrec.serving.process import serve_in_subprocess
@@ -19,7 +20,10 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run_dir")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--run", help="start the service on this run directory")
+    target.add_argument("--url", help="a service that is already running")
+    parser.add_argument("--api-key", help="the service's API key, if it has one")
     parser.add_argument("--user", required=True)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--width", type=int, default=1280)
@@ -32,10 +36,12 @@ def main() -> None:
     from PIL import Image
     from playwright.sync_api import sync_playwright
 
-    with serve_in_subprocess(args.run_dir, "--log-level", "warning") as server, sync_playwright() as p:
+    with ExitStack() as stack:
+        url = args.url or stack.enter_context(serve_in_subprocess(args.run, "--log-level", "warning")).url
+        p = stack.enter_context(sync_playwright())
         browser = p.chromium.launch(executable_path=args.chromium, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": args.width, "height": args.height})
-        page.goto(f"{server.url}/")
+        page.goto(f"{url}/" + (f"?api_key={args.api_key}" if args.api_key else ""))
         page.wait_for_function("document.getElementById('user-list').options.length > 0")
         page.fill("#user-input", args.user)
         page.fill("#k-input", str(args.k))

@@ -9,6 +9,7 @@ alignrec cache by the same helper the quickstart uses. Tests that need a dataset
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,8 @@ def write_split(folder: Path, dataset: Any, test_items: np.ndarray | None = None
 
 
 POSTERS_IN_SERVE_RUN = 40
+SERVE_KEY = "test-key-0123456789"
+SERVE_MAX_K, SERVE_MAX_UPLOAD_MB = 50, 1
 
 
 def poster_subset(movielens: Path, folder: Path, n: int) -> Path:
@@ -214,3 +217,14 @@ def tiny_folder(tmp_path: Path) -> Path:
     return write_mmrec(tmp_path / "tiny", tiny_rows(),
                        features={"image": rng.normal(size=(8, 4)).astype(np.float32),
                                  "text": rng.normal(size=(8, 3)).astype(np.float32)})
+
+
+@pytest.fixture(scope="session")
+def serve_server(serve_run: Path) -> Iterator[Any]:
+    """``alignrec serve`` on :func:`serve_run` in a child process on 127.0.0.1, with an API key (from the
+    environment variable), ``--max-k 50`` and ``--max-upload-mb 1``."""
+    from alignrec.serving.process import serve_in_subprocess
+
+    with serve_in_subprocess(serve_run, "--max-k", str(SERVE_MAX_K), "--max-upload-mb", str(SERVE_MAX_UPLOAD_MB),
+                             env={"ALIGNREC_API_KEY": SERVE_KEY}) as server:
+        yield server

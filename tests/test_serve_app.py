@@ -14,20 +14,16 @@ import numpy as np
 import pytest
 
 from alignrec.serving.bundle import Bundle, load_bundle
-from alignrec.serving.process import ServerProcess, serve_in_subprocess
+from alignrec.serving.process import ServerProcess
+from tests.conftest import SERVE_KEY, SERVE_MAX_K, SERVE_MAX_UPLOAD_MB
 from tests.test_report import CHROMIUM_FLAGS, INSTALL_CHROMIUM
 
-KEY = "test-key-0123456789"
-MAX_K, MAX_UPLOAD_MB = 50, 1
+KEY, MAX_K, MAX_UPLOAD_MB = SERVE_KEY, SERVE_MAX_K, SERVE_MAX_UPLOAD_MB
 
 
 @pytest.fixture(scope="module")
-def server(serve_run: Path) -> Iterator[ServerProcess]:
-    with serve_in_subprocess(serve_run, "--max-k", str(MAX_K), "--max-upload-mb", str(MAX_UPLOAD_MB),
-                             env={"ALIGNREC_API_KEY": KEY}) as proc:
-        yield proc
-        assert proc.alive(), proc.output()
-        assert "Traceback" not in proc.output(), proc.output()
+def server(serve_server: ServerProcess) -> ServerProcess:
+    return serve_server
 
 
 @pytest.fixture(scope="module")
@@ -212,3 +208,8 @@ def test_web_page_in_headless_chromium(server: ServerProcess, bundle: Bundle, tm
         page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
         browser.close()
     assert problems == []
+
+
+def test_the_service_survived_everything(server: ServerProcess) -> None:
+    assert server.alive(), server.output()
+    assert "Traceback" not in server.output(), server.output()

@@ -88,7 +88,8 @@ class NewItemEncoder:
             return encoder.encode([pixels])[0]
         return None
 
-    def encode(self, text: str | None, image: bytes | None) -> np.ndarray:
+    def encode(self, text: str | None, image: bytes | None) -> tuple[np.ndarray, list[str]]:
+        """The content vector and which of the inputs (``"text"``, ``"image"``) went into it."""
         if not self.possible:
             raise Unsupported(f"this run cannot place a new item in its content space: {self.reason}")
         given = {"text": bool(text), "image": image is not None}
@@ -99,7 +100,7 @@ class NewItemEncoder:
                               "text" if "text" in wanted or not wanted else "image")
         with self._lock:
             vectors = {name: self._modality_vector(name, text, image) for name in self.content["modalities"]}
-            return self._combine(vectors)
+            return self._combine(vectors), usable
 
     def _combine(self, vectors: dict[str, np.ndarray | None]) -> np.ndarray:
         feature = self.content["feature"]

@@ -64,7 +64,7 @@ def serve_in_subprocess(run_dir: str | Path, *args: str, env: dict[str, str] | N
             if not server.alive():
                 raise RuntimeError(f"alignrec serve exited with {process.returncode}:\n{server.output()[-3000:]}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"alignrec serve did not answer within {start_timeout} s:\n{server.output()[-3000:]}")
+                raise RuntimeError(f"alignrec serve did not answer in {start_timeout} s:\n{server.output()[-3000:]}")
             time.sleep(0.2)
         yield server
     finally:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import scipy.sparse as sp
@@ -98,7 +99,7 @@ class RecommenderService:
         b = self.bundle
         item_id = str(b.item_ids[item])
         card: dict[str, Any] = {"item": item_id, "text": b.item_text[item],
-                                "image": f"/items/{item_id}/image" if b.item_image[item] else None}
+                                "image": f"/items/{quote(item_id, safe='')}/image" if b.item_image[item] else None}
         if score is not None:
             card["score"] = float(score)
         return card
@@ -189,7 +190,7 @@ class RecommenderService:
                 raise TooLarge(f"the image has {len(image)} bytes; at most {self.options.max_upload_bytes} are "
                                "accepted", "image")
             check_image(image)
-        vector = self.new_items.encode(text, image)
+        vector, used = self.new_items.encode(text, image)
         if "content" not in self.spaces or self.profiles is None or not np.any(vector):
             raise Unsupported("the new item's content vector is empty, so it has no neighbours", "text")
         query = l2_normalise(vector[None, :])
@@ -197,8 +198,8 @@ class RecommenderService:
         u_scores, u_ids = self.profiles.search(query, k)
         users = [{"rank": r, "user": str(self.bundle.user_ids[u]), "score": float(s)}
                  for r, (u, s) in enumerate(zip(u_ids[0], u_scores[0]), start=1) if u >= 0]
-        return {"k": k, "used": [m for m in ("text", "image") if (m == "text" and text) or (m == "image" and image)],
-                "similar": self._ranked(scores[0], ids[0]), "users": users,
+        ignored = [m for m, given in (("text", text), ("image", image)) if given is not None and m not in used]
+        return {"k": k, "used": used, "ignored": ignored, "similar": self._ranked(scores[0], ids[0]), "users": users,
                 "users_by": "cosine between the item and each user's mean training-item content"}
 
     def image_path(self, item: str) -> str:

@@ -119,7 +119,9 @@ async function newItem(event) {
   $("new-item-note").textContent = "encoding…";
   try {
     const answer = await api("/items", { method: "POST", body: form });
-    $("new-item-note").textContent = "encoded from " + answer.used.join(" + ") + "; users ranked by " + answer.users_by;
+    $("new-item-note").textContent = "encoded from " + answer.used.join(" + ") +
+      (answer.ignored.length ? " (ignored: " + answer.ignored.join(", ") + ", no encoder for it in this run)" : "") +
+      "; users ranked by " + answer.users_by;
     fill($("new-similar"), answer.similar);
     $("new-users").replaceChildren(...answer.users.map((u) => {
       const li = document.createElement("li");
