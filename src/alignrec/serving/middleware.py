@@ -41,17 +41,35 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-class MetricsMiddleware:
+class HttpMiddleware:
+    """Passes anything but HTTP requests (lifespan, websockets) and the paths in :meth:`skips` straight to the
+    app; subclasses :meth:`handle` the rest."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    def skips(self, path: str) -> bool:
+        return False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.skips(scope["path"]):
+            await self.app(scope, receive, send)
+        else:
+            await self.handle(scope, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class MetricsMiddleware(HttpMiddleware):
     """Counts every request by method, route template (``/users/{id}/recommendations``, never the raw path, so
     the number of series stays bounded) and status, and times it; an exception counts as status 500."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app, self.metrics = app, metrics
+        super().__init__(app)
+        self.metrics = metrics
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         start, status = time.perf_counter(), 500
 
         async def record(message: Message) -> None:
@@ -73,17 +91,15 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"the request body is larger than {limit} bytes")
 
 
-class BodyLimitMiddleware:
+class BodyLimitMiddleware(HttpMiddleware):
     """Refuses a body over ``limit`` bytes with 413: at once when its Content-Length says so, else as soon as
     more than ``limit`` bytes have arrived (the body is never read further)."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
+        super().__init__(app)
+        self.limit = limit
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         length = _header(scope, b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.limit):
             await send_json(send, 413, {"error": "too_large", "field": "body",
@@ -103,21 +119,22 @@ class BodyLimitMiddleware:
         await self.app(scope, limited, send)
 
 
-class ApiKeyMiddleware:
+class ApiKeyMiddleware(HttpMiddleware):
     """With a key set, every path but ``/health`` needs it: header ``X-API-Key``, ``Authorization: Bearer KEY``,
     or the cookie that opening the page as ``/?api_key=KEY`` sets (so that the page's own requests and images
     carry it; ``SameSite=Strict``, ``HttpOnly``)."""
 
     def __init__(self, app: ASGIApp, key: str) -> None:
-        self.app, self.key = app, key
+        super().__init__(app)
+        self.key = key
+
+    def skips(self, path: str) -> bool:
+        return path in OPEN_PATHS
 
     def _matches(self, value: str | None) -> bool:
         return value is not None and hmac.compare_digest(value.encode(), self.key.encode())
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         bearer = _header(scope, b"authorization") or ""
         cookie = SimpleCookie(_header(scope, b"cookie") or "").get(API_KEY_COOKIE)
         query = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("api_key", [None])[0]
