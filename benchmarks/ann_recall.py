@@ -31,10 +31,10 @@ from alignrec.content.registry import build_encoder
 from alignrec.data.dataset import l2_normalise
 from alignrec.evaluation import top_k_items
 from alignrec.io import write_json, write_text
-from alignrec.reporting.markdown import table
 from alignrec.runs import load_run
 from alignrec.serving.bundle import load_bundle
 from alignrec.serving.index import VectorIndex, ivf_cells, recall_at_k
+from alignrec.tables import table
 
 HNSW_EF = (20, 40, 80, 160)  # efSearch below k would be raised to k
 IVF_NPROBE = (1, 4, 16, 64)

@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 
 from alignrec.io import write_json, write_text
-from alignrec.reporting.markdown import table
 from alignrec.serving.bundle import load_bundle
 from alignrec.serving.process import serve_in_subprocess
+from alignrec.tables import table
 
 LOCUSTFILE = Path(__file__).resolve().parent / "serve_locustfile.py"
 
