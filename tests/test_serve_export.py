@@ -14,12 +14,14 @@ import torch
 
 from alignrec import RunConfig, RuntimeOptions, train
 from alignrec.cli import main
+from alignrec.data.dataset import apply_removal
+from alignrec.data.removal import Removal
 from alignrec.errors import RunDirError
 from alignrec.evaluation import top_k_items
 from alignrec.runs import load_run
-from alignrec.runs.export import export_run, export_status
+from alignrec.runs.export import export_run, export_status, write_export
 from alignrec.serving.bundle import load_bundle
-from alignrec.serving.errors import Unsupported
+from alignrec.serving.errors import NotFound, Unsupported
 from alignrec.serving.service import RecommenderService, ServiceOptions
 from tests.conftest import POSTERS_IN_SERVE_RUN, RealData
 
@@ -143,3 +145,31 @@ def test_a_crafted_mmenc_checkpoint_disables_new_items(serve_run: Path, tmp_path
     assert manifest["content"]["new_items"]["possible"] is False
     assert "refused to load" in manifest["content"]["new_items"]["reason"]
     assert not marker.exists()
+
+
+def test_a_forget_request_is_honoured_by_the_export_and_the_service(serve_run: Path, tmp_path: Path) -> None:
+    run = load_run(serve_run)
+    before = RecommenderService(load_bundle(serve_run), log=quiet_log)
+    kept_user, gone_user = str(run.dataset.user_ids[5]), str(run.dataset.user_ids[3])
+    gone_item = before.recommend_user(kept_user, 5)["items"][0]["item"]
+    item_index = before.item_pos[gone_item]
+    apply_removal(run.dataset, Removal(users=[3], items=[item_index]))
+    (tmp_path / "forgot").mkdir()
+    manifest = write_export(run, tmp_path / "forgot")
+    assert manifest["removed"] == {"users": 1, "items": 1}
+    service = RecommenderService(load_bundle(tmp_path / "forgot"), log=quiet_log)
+    bundle = service.bundle
+    assert bundle.item_text[item_index] == "" and bundle.item_image[item_index] is None
+    assert not bundle.item_embeddings[item_index].any() and not bundle.user_embeddings[3].any()
+    with pytest.raises(NotFound, match=f"user '{gone_user}' was removed from this run"):
+        service.recommend_user(gone_user, 5)
+    with pytest.raises(NotFound, match=f"item '{gone_item}' was removed from this run"):
+        service.similar(gone_item, 5, "content")
+    with pytest.raises(NotFound, match="were removed from this run"):
+        service.recommend_items([gone_item], 5)
+    assert gone_item not in {r["item"] for r in service.recommend_user(kept_user, 50)["items"]}
+    liked = [r["item"] for r in before.recommend_user(kept_user, 6)["items"][1:]]
+    assert gone_item not in {r["item"] for r in service.recommend_items(liked, 50)["items"]}
+    for space in ("content", "collaborative"):
+        assert gone_item not in {r["item"] for r in service.similar(liked[0], 50, space)["similar"]}
+    assert gone_user not in service.list_users(0, 10_000)["users"]

@@ -14,6 +14,8 @@
       item_content.npy      float32 [n_items, d_c]: the content space (the model's content input, else the dataset's
                             unified feature); absent when the dataset has no item features
       mmenc.npz             MMEnc weights, when the content space is MMEnc's unified feature (stage 1)
+      removed_users.npy     indices a forget request removed (alignrec forget): their rows hold no embedding, text,
+      removed_items.npy     image or content, and the service neither serves nor ranks them
 
 The manifest says which encoder made each modality (from the dataset folder's ``encode_report.json``) and, with
 ``mmenc.npz``, how MMEnc is built, so that a server can put a new item in the content space (that part is
@@ -121,6 +123,8 @@ def write_export(run: LoadedRun, run_dir: str | Path, image_dir: str | Path | No
     tmp.chmod(0o777 & ~umask)  # mkdtemp's 0700 would make the export unreadable to a server run as another user
     try:
         files: dict[str, str] = {}
+        save_array(tmp, files, "removed_users", dataset.removed_users.astype(np.int64))
+        save_array(tmp, files, "removed_items", dataset.removed_items.astype(np.int64))
         scoring = _write_scoring(model, dataset, tmp, files)
         content = write_content(run, tmp, files)
         images = _write_tables(dataset, Path(run.config.data.path), tmp, files, image_dir, image_pattern)
@@ -132,6 +136,7 @@ def write_export(run: LoadedRun, run_dir: str | Path, image_dir: str | Path | No
             "best_epoch": run.best_epoch,
             "users": dataset.n_users, "items": dataset.n_items, "scoring": scoring, "content": content,
             "images": images, "files": files,
+            "removed": {"users": len(dataset.removed_users), "items": len(dataset.removed_items)},
             "source": {"best_sha256": sha256_file(best) if best.is_file() else None, "config": run.config.to_dict()},
         }
         write_json(tmp / MANIFEST, manifest)
@@ -165,7 +170,8 @@ def _write_scoring(model: Any, dataset: Dataset, folder: Path, files: dict[str, 
     with torch.no_grad():
         emb = model.embeddings()
         if emb is not None:
-            users, items = (t.detach().float().cpu().numpy() for t in emb)
+            users, items = (t.detach().float().cpu().numpy().copy() for t in emb)
+            users[dataset.removed_users], items[dataset.removed_items] = 0.0, 0.0  # forgotten: nothing kept
             save_array(folder, files, "user_embeddings", users.astype(np.float32))
             save_array(folder, files, "item_embeddings", items.astype(np.float32))
             return {"kind": "dot", "dim": int(users.shape[1])}
@@ -174,7 +180,9 @@ def _write_scoring(model: Any, dataset: Dataset, folder: Path, files: dict[str, 
                                               f"({dataset.n_users} x {dataset.n_items}) is too large to export"}
         rows = [model.score(torch.arange(s, min(s + 1024, dataset.n_users))).float().cpu().numpy()
                 for s in range(0, dataset.n_users, 1024)]
-    save_array(folder, files, "scores", np.concatenate(rows).astype(np.float32))
+    scores = np.concatenate(rows).astype(np.float32)
+    scores[dataset.removed_users], scores[:, dataset.removed_items] = 0.0, 0.0
+    save_array(folder, files, "scores", scores)
     return {"kind": "matrix"}
 
 
@@ -182,6 +190,8 @@ def _write_tables(dataset: Dataset, folder: Path, out: Path, files: dict[str, st
                   image_pattern: str) -> dict[str, Any]:
     texts = [t or "" for t in dataset.item_text] if dataset.item_text is not None else [""] * dataset.n_items
     images, source = _item_images(dataset, folder, image_dir, image_pattern)
+    for i in dataset.removed_items:  # a forgotten item keeps its row (indices stay) but not its content
+        texts[i], images[i] = "", None
     items = pd.DataFrame({"item_id": dataset.item_ids.astype(str), "text": texts, "image": images,
                           "popularity": dataset.item_popularity().astype(np.int64)})
     items.to_parquet(out / "items.parquet", index=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,8 @@ class Bundle:
     scores: np.ndarray | None = None
     item_content: np.ndarray | None = None
     mmenc: dict[str, np.ndarray] | None = None
+    removed_users: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    removed_items: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def n_users(self) -> int:
@@ -108,6 +110,10 @@ def load_bundle(path: str | Path) -> Bundle:
         train_indices=_need(array("train_indices"), "train_indices"), user_embeddings=array("user_embeddings"),
         item_embeddings=array("item_embeddings"), scores=array("scores"), item_content=array("item_content"),
         mmenc=mmenc)
+    for key in ("removed_users", "removed_items"):
+        removed = array(key)
+        if removed is not None:
+            setattr(bundle, key, removed.astype(np.int64))
     _check_shapes(bundle)
     return bundle
 

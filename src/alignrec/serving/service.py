@@ -59,6 +59,9 @@ class RecommenderService:
         b, kind = bundle, self.options.index
         self.user_pos = {u: n for n, u in enumerate(b.user_ids.tolist())}
         self.item_pos = {i: n for n, i in enumerate(b.item_ids.tolist())}
+        # Users and items a forget request removed keep their rows but are neither served nor ranked.
+        self.removed_users, self.removed_items = set(b.removed_users.tolist()), set(b.removed_items.tolist())
+        self.listed_users = np.delete(b.user_ids, b.removed_users)
         self.scoring = b.manifest.get("scoring", {}).get("kind", "none")
         self.items: VectorIndex | None = None
         self.spaces: dict[str, VectorIndex] = {}
@@ -85,13 +88,21 @@ class RecommenderService:
 
     def user_index(self, user: str) -> int:
         if user not in self.user_pos:
-            raise NotFound(f"user {user!r} is not in this run's dataset ({self.bundle.n_users} users)", "id")
+            raise NotFound(f"user {user!r} is not in this run's dataset ({len(self.listed_users)} users)", "id")
+        if self.user_pos[user] in self.removed_users:
+            raise NotFound(f"user {user!r} was removed from this run (a forget request)", "id")
         return self.user_pos[user]
 
     def item_index(self, item: str, field: str = "id") -> int:
         if item not in self.item_pos:
             raise NotFound(f"item {item!r} is not in this run's catalogue ({self.bundle.n_items} items)", field)
+        if self.item_pos[item] in self.removed_items:
+            raise NotFound(f"item {item!r} was removed from this run (a forget request)", field)
         return self.item_pos[item]
+
+    def excluded(self, *items: np.ndarray) -> np.ndarray:
+        """``items`` and the removed items: what a ranking leaves out."""
+        return np.concatenate([*(np.asarray(i, dtype=np.int64) for i in items), self.bundle.removed_items])
 
     # --- answers ----------------------------------------------------------------------------------------------
 
@@ -110,7 +121,7 @@ class RecommenderService:
 
     def info(self) -> dict[str, Any]:
         m = self.bundle.manifest
-        return {"model": m.get("model"), "dataset": m.get("dataset"), "users": self.bundle.n_users,
+        return {"model": m.get("model"), "dataset": m.get("dataset"), "users": len(self.listed_users),
                 "items": self.bundle.n_items, "best_epoch": m.get("best_epoch"), "scoring": self.scoring,
                 "spaces": sorted(self.spaces), "index": self.items.describe() if self.items else None,
                 "index_recall": self.items.recall if self.items else None, "max_k": self.options.max_k,
@@ -126,18 +137,19 @@ class RecommenderService:
         if offset < 0 or not 1 <= limit <= 10_000:
             raise RequestError(f"need offset >= 0 and 1 <= limit <= 10000, got offset {offset}, limit {limit}",
                                "limit" if offset >= 0 else "offset")
-        ids = self.bundle.user_ids[offset:offset + limit].tolist()
-        return {"total": self.bundle.n_users, "offset": offset, "users": ids}
+        ids = self.listed_users[offset:offset + limit].tolist()
+        return {"total": len(self.listed_users), "offset": offset, "users": ids}
 
     def recommend_user(self, user: str, k: int) -> dict[str, Any]:
         u, k = self.user_index(user), self.check_k(k)
         history = self.bundle.history(u)
         if self.scoring == "dot" and self.items is not None:
-            scores, ids = self.items.search(self.bundle.user_embeddings[u], k, [history])  # type: ignore[index]
+            scores, ids = self.items.search(self.bundle.user_embeddings[u], k,  # type: ignore[index]
+                                            [self.excluded(history)])
             return {"user": user, "k": k, "items": self._ranked(scores[0], ids[0])}
         if self.scoring == "matrix" and self.bundle.scores is not None:
             row = self.bundle.scores[u].astype(np.float32).copy()
-            row[history] = -np.inf
+            row[self.excluded(history)] = -np.inf
             order = np.argsort(-row, kind="stable")[:k]
             order = order[np.isfinite(row[order])]
             return {"user": user, "k": k, "items": self._ranked(row[order], order)}
@@ -154,12 +166,15 @@ class RecommenderService:
         unknown = [i for i in items if i not in self.item_pos]
         if unknown:
             raise NotFound(f"item(s) {unknown[:10]} are not in this run's catalogue", "items")
+        removed = [i for i in items if self.item_pos[i] in self.removed_items]
+        if removed:
+            raise NotFound(f"item(s) {removed[:10]} were removed from this run (a forget request)", "items")
         if self.scoring != "dot" or self.items is None:
             raise Unsupported(f"model {self.bundle.manifest.get('model')!r} has no item embeddings to fold a new "
                               "user in from their items", "items")
         index = np.unique([self.item_pos[i] for i in items])
         query = self.bundle.item_embeddings[index].mean(0)  # type: ignore[index]
-        scores, ids = self.items.search(query, k, [index])
+        scores, ids = self.items.search(query, k, [self.excluded(index)])
         return {"items_given": len(index), "k": k, "fold_in": "mean of the given items' embeddings",
                 "items": self._ranked(scores[0], ids[0])}
 
@@ -174,7 +189,7 @@ class RecommenderService:
         if not np.any(query):
             raise Unsupported(f"item {item!r} has no {space} vector (no content of the modalities the run uses)",
                               "id")
-        scores, ids = self.spaces[space].search(query, k, [np.array([i])])
+        scores, ids = self.spaces[space].search(query, k, [self.excluded([i])])
         return {"item": self.item_card(i), "space": space, "k": k, "similar": self._ranked(scores[0], ids[0])}
 
     def new_item(self, text: str | None, image: bytes | None, k: int) -> dict[str, Any]:
@@ -194,8 +209,8 @@ class RecommenderService:
         if "content" not in self.spaces or self.profiles is None or not np.any(vector):
             raise Unsupported("the new item's content vector is empty, so it has no neighbours", "text")
         query = l2_normalise(vector[None, :])
-        scores, ids = self.spaces["content"].search(query, k)
-        u_scores, u_ids = self.profiles.search(query, k)
+        scores, ids = self.spaces["content"].search(query, k, [self.excluded()])
+        u_scores, u_ids = self.profiles.search(query, k, [self.bundle.removed_users])
         users = [{"rank": r, "user": str(self.bundle.user_ids[u]), "score": float(s)}
                  for r, (u, s) in enumerate(zip(u_ids[0], u_scores[0]), start=1) if u >= 0]
         ignored = [m for m, given in (("text", text), ("image", image)) if given is not None and m not in used]
