@@ -9,7 +9,8 @@ alignrec cache by the same helper the quickstart uses. Tests that need a dataset
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,13 @@ def movielens() -> Path:
 
 
 @pytest.fixture(scope="session")
-def real_data(movielens: Path, tmp_path_factory: pytest.TempPathFactory) -> RealData:
+def encode_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One per-item encoding cache for the session's fixtures (keys are encoder + input, so sharing is safe)."""
+    return tmp_path_factory.mktemp("encode-cache")
+
+
+@pytest.fixture(scope="session")
+def real_data(movielens: Path, encode_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> RealData:
     """amazon-scientific (its own split, CLIP image + text features) when ``../shared`` is there; otherwise
     MovieLens-100K (ratings >= 4, random 8:1:1) with item text encoded by all-MiniLM-L6-v2."""
     if SCI.is_dir():
@@ -85,8 +92,7 @@ def real_data(movielens: Path, tmp_path_factory: pytest.TempPathFactory) -> Real
                     facts={"users": 942, "items": 1682, "duplicates_removed": 0, "features": {"text": [1682, 384]},
                            "inter_file": "ml-100k.inter"})
     dataset = load_dataset(data.config(features=[]), use_cache=False)
-    encode_content(content_for_dataset(dataset, folder), folder, {"text": "minilm"}, folder / ".encode-cache",
-                   progress=False)
+    encode_content(content_for_dataset(dataset, folder), folder, {"text": "minilm"}, encode_cache, progress=False)
     return data
 
 
@@ -112,6 +118,36 @@ def write_split(folder: Path, dataset: Any, test_items: np.ndarray | None = None
     return folder
 
 
+POSTERS_IN_SERVE_RUN = 40
+SERVE_KEY = "test-key-0123456789"
+SERVE_MAX_K, SERVE_MAX_UPLOAD_MB = 50, 1
+
+
+def poster_subset(movielens: Path, folder: Path, n: int) -> Path:
+    """A folder with ``<item_id>.jpg`` for the ``n`` most-rated movies: ``../shared``'s real posters when present,
+    else small generated JPEGs (a plain clone has no posters; the files only exercise the image path)."""
+    from PIL import Image, ImageDraw
+
+    rows = (movielens / "ml-100k.inter").read_text().splitlines()[1:]
+    counts: dict[str, int] = {}
+    for row in rows:
+        item = row.split("\t")[1]
+        counts[item] = counts.get(item, 0) + 1
+    folder.mkdir(parents=True)
+    ranked = sorted(counts, key=lambda i: (-counts[i], i))
+    if POSTERS.is_dir():
+        chosen = [i for i in ranked if (POSTERS / f"{i}.jpg").is_file()][:n]
+        for item in chosen:
+            (folder / f"{item}.jpg").symlink_to(POSTERS / f"{item}.jpg")
+        return folder
+    rng = np.random.default_rng(0)
+    for item in ranked[:n]:
+        img = Image.new("RGB", (120, 180), tuple(int(c) for c in rng.integers(40, 220, 3)))
+        ImageDraw.Draw(img).ellipse((20, 40, 100, 120), fill=tuple(int(c) for c in rng.integers(0, 255, 3)))
+        img.save(folder / f"{item}.jpg", quality=85)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def real_slice(real_data: RealData, tmp_path_factory: pytest.TempPathFactory) -> RealData:
     """The first 600 users of :func:`real_data` with its split, every item and its content: real data, small enough
@@ -121,6 +157,30 @@ def real_slice(real_data: RealData, tmp_path_factory: pytest.TempPathFactory) ->
     dataset = load_dataset(real_data.config(), use_cache=False)
     folder = write_split(tmp_path_factory.mktemp("slice") / f"{real_data.name}-600", dataset, users=600)
     return RealData(f"{real_data.name} (600 users)", folder, split="labels")
+
+
+@pytest.fixture(scope="session")
+def serve_run(movielens: Path, encode_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A one-epoch AlignRec run on MovieLens-100K (ratings >= 4, random split) whose content is the whole stage 1:
+    item text by MiniLM, posters of the 40 most-rated movies by EfficientNet-Lite0 (the other items have no
+    image, as 284 movies in the real data), MMEnc pre-trained for one epoch; the service tests serve its export."""
+    from alignrec import RunConfig, RuntimeOptions, TrainConfig, load_dataset, train
+    from alignrec.content.build import derive_folder, encode_content, pretrain_dataset
+    from alignrec.content.importers import content_for_dataset
+    from alignrec.content.pretrain import PretrainConfig
+
+    root = tmp_path_factory.mktemp("serve")
+    folder = derive_folder(movielens, root / "ml-100k")
+    posters = poster_subset(movielens, root / "posters", POSTERS_IN_SERVE_RUN)
+    data = DataConfig(path=str(folder), split="random", rating_threshold=4.0, cache_dir=str(root / "cache"))
+    items = content_for_dataset(load_dataset(replace(data, features=[]), use_cache=False), folder, posters)
+    encode_content(items, folder, {"text": "minilm", "image": "efficientnet-lite0"}, encode_cache, progress=False)
+    dataset = load_dataset(replace(data, features=["image", "text"]), use_cache=False)
+    pretrain_dataset(dataset, PretrainConfig(epochs=1, width=64, out_dim=64), folder, folder / "pretrain", data,
+                     progress=False)
+    config = RunConfig(data=data, model="alignrec", train=TrainConfig(epochs=1))
+    train(config, run_dir=root / "run", runtime=RuntimeOptions(progress=False))
+    return root / "run"
 
 
 @pytest.fixture(autouse=True)
@@ -157,3 +217,14 @@ def tiny_folder(tmp_path: Path) -> Path:
     return write_mmrec(tmp_path / "tiny", tiny_rows(),
                        features={"image": rng.normal(size=(8, 4)).astype(np.float32),
                                  "text": rng.normal(size=(8, 3)).astype(np.float32)})
+
+
+@pytest.fixture(scope="session")
+def serve_server(serve_run: Path) -> Iterator[Any]:
+    """``alignrec serve`` on :func:`serve_run` in a child process on 127.0.0.1, with an API key (from the
+    environment variable), ``--max-k 50`` and ``--max-upload-mb 1``."""
+    from alignrec.serving.process import serve_in_subprocess
+
+    with serve_in_subprocess(serve_run, "--max-k", str(SERVE_MAX_K), "--max-upload-mb", str(SERVE_MAX_UPLOAD_MB),
+                             env={"ALIGNREC_API_KEY": SERVE_KEY}) as server:
+        yield server

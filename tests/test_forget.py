@@ -24,6 +24,7 @@ from alignrec.evaluation.membership import auc, score_percentiles
 from alignrec.runs import load_run
 from alignrec.runs.forget import ForgetRequest, forget
 from alignrec.serving import recommend
+from alignrec.serving.bundle import load_bundle
 from alignrec.training.unlearning import UnlearnConfig
 from tests.conftest import RealData
 
@@ -39,7 +40,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory, real_data: RealData) -> Pa
 
 
 def digest(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+    """SHA-256 of every file below ``folder`` (a run directory holds its export in a subfolder)."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def popular_items(run_dir: Path, n: int) -> list[str]:
@@ -57,6 +60,9 @@ def test_items_are_forgotten_content_and_all(trained: Path, tmp_path: Path) -> N
     run = load_run(out)
     removed = set(run.dataset.removed_items.tolist())
     assert {str(run.dataset.item_ids[i]) for i in removed} == set(items)
+    export = load_bundle(out)  # what alignrec serve reads: the removed items are there, emptied
+    assert sorted(export.removed_items.tolist()) == sorted(removed)
+    assert not any(export.item_text[i] for i in removed) and not export.item_embeddings[sorted(removed)].any()
     users = [str(u) for u in run.dataset.user_ids[np.unique(run.dataset.train[:, 0])]]
     shown = {row["item"] for row in recommend(run, users, k=50)}
     assert not shown & set(items)  # never recommended again

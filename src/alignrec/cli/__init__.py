@@ -16,7 +16,7 @@ from alignrec.errors import AlignRecError, DataWarning
 # command name -> module; ``cli/forget.py`` registers both 'forget' and 'forget-check'
 COMMANDS = {name: name for name in ("train", "evaluate", "recommend", "data", "models", "quickstart", "features",
                                     "compare", "report", "encode", "pretrain", "run", "forget", "tune",
-                                    "benchmark")}
+                                    "benchmark", "export", "serve")}
 COMMANDS["import"] = "import_"  # ``import`` is a Python keyword
 
 EPILOG = """examples:
@@ -25,6 +25,7 @@ EPILOG = """examples:
   alignrec train ../shared/data/amazon-scientific --model alignrec --run-dir runs/sci-alignrec
   alignrec evaluate runs/sci-alignrec
   alignrec recommend runs/sci-alignrec --user 0 -k 10
+  alignrec serve runs/sci-alignrec
 """
 
 

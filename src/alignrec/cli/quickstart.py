@@ -41,5 +41,6 @@ def run(args: argparse.Namespace) -> int:
                  for model, m in runs.items()]), end="")
     zero = ", ".join(f"{name} {parts['test']['recall@20']:.4f}" for name, parts in summary["zero_shot"].items())
     print(f"zero-shot test recall@20 (no training): {zero}")
-    print(f"total {summary['seconds']:.0f} s; try: alignrec recommend {work / 'run'} --user 1")
+    print(f"total {summary['seconds']:.0f} s; try: alignrec recommend {work / 'run'} --user 1, or the service and "
+          f"its page: alignrec serve {work / 'run'}")
     return 0

@@ -77,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
     result = train(config, run_dir=run_dir, resume=args.resume, overwrite=args.overwrite,
                    runtime=runtime_options(args))
     print(f"run directory: {run_dir}")
+    if (run_dir / "export").is_dir():
+        print(f"serving export: {run_dir / 'export'} (alignrec serve {run_dir})")
     print(f"best validation epoch: {result.best_epoch}")
     columns = [f"{m}@{k}" for m in ("recall", "ndcg", "precision", "map", "hit") for k in (10, 20)]
     print(metrics_table({"valid": result.valid, "test": result.test}, columns))

@@ -102,6 +102,8 @@ def encode_content(content: ItemContent, out_dir: str | Path, encoders: dict[str
         save_npy(out / f"{name}_mask.npy", result.mask.astype(np.uint8))
         report[name] = {**result.report, "spec": spec, "dim": int(result.matrix.shape[1]),
                         "not_in_data": content.report.get("items_not_in_data", 0)}
+        if kind == "image":
+            report[name]["image_source"] = content.report.get("image_source")
     write_json(out / "encode_report.json", report)
     return report
 
@@ -128,7 +130,8 @@ def write_pretrain_outputs(result: PretrainResult, feature_dir: str | Path, log_
     if card.is_symlink():  # a derived folder's link to the source's card must not be written through
         card.unlink()
     write_json(card, {"made_by": "alignrec pretrain (MMEnc)", "uses_interactions": uses_interactions,
-                      "split": split if uses_interactions else None, "pretrain": result.config})
+                      "split": split if uses_interactions else None, "pretrain": result.config,
+                      "mmenc": str((log_dir / "mmenc.pt").resolve())})
     save_npy(target, result.unified)
     write_json(log_dir / "pretrain.json", {"best_epoch": result.best_epoch, "epochs_run": len(result.history),
                                            "config": result.config, "unified": str(target),

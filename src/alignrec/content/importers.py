@@ -117,8 +117,13 @@ def content_for_dataset(dataset: Dataset, folder: str | Path | None = None, imag
         if not root.is_dir():
             raise DataError(f"{root}: image folder not found")
         images = [root / image_pattern.format(item_id=i, index=n) for n, i in enumerate(ids)]
+    source: dict[str, str] | None = None  # where the images were found, so that a later step can find them again
+    if sidecar is not None and sidecar.is_file():
+        source = {"file": str(sidecar.resolve())}
+    elif image_dir is not None:
+        source = {"image_dir": str(Path(image_dir).resolve()), "image_pattern": image_pattern}
     report = {"items": len(ids), "with_text": sum(bool(t.strip()) for t in texts),
-              "with_image_file": sum(p is not None and p.is_file() for p in images)}
+              "with_image_file": sum(p is not None and p.is_file() for p in images), "image_source": source}
     return ItemContent(ids, texts, images, report)
 
 

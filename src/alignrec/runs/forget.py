@@ -35,6 +35,7 @@ from alignrec.io import write_json, write_text
 from alignrec.models import build_model
 from alignrec.runs import rundir
 from alignrec.runs.config import RunConfig
+from alignrec.runs.export import export_after_training
 from alignrec.runs.forget_check import check, forget_pairs, forgotten_enough, reference_pairs, report_markdown
 from alignrec.runs.load import LoadedRun, load_run
 from alignrec.runs.train import train
@@ -169,4 +170,5 @@ def _reverse_bpr(original: LoadedRun, working: RunConfig, retained: Dataset, rem
         "epochs_run": len(history), "valid": evaluate_split(model.score, retained, "valid", ks).means,
         "test": evaluate_split(model.score, retained, "test", ks).means, "unlearned_by": "reverse-bpr",
     })
+    export_after_training(LoadedRun(working, retained, model, original.best_epoch), run_path)  # for alignrec serve
     return history

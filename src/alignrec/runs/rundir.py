@@ -9,6 +9,7 @@
       last.pt         full training state for --resume (model, optimiser, scheduler, loop state)
       best.pt         model weights at the best validation epoch
       metrics.json    final: best epoch, its validation metrics, test metrics (read once), timings
+      export/         the run for serving, in open formats (alignrec.runs.export): written after metrics.json
 
 Checkpoints hold only tensors and plain Python values and are read with ``torch.load(weights_only=True)``, so
 a run directory from someone else cannot run code when it is loaded.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +30,8 @@ from alignrec.errors import RunDirError
 from alignrec.io import atomic_path, read_json, write_json, write_text
 from alignrec.runs.config import RunConfig
 
-CONFIG, DATASET, EPOCHS, LAST, BEST, METRICS = (
-    "config.json", "dataset.json", "epochs.jsonl", "last.pt", "best.pt", "metrics.json",
+CONFIG, DATASET, EPOCHS, LAST, BEST, METRICS, EXPORT = (
+    "config.json", "dataset.json", "epochs.jsonl", "last.pt", "best.pt", "metrics.json", "export",
 )
 
 
@@ -87,6 +89,7 @@ def prepare(run_dir: Path, config: RunConfig, resume: bool, overwrite: bool) -> 
         for name in (CONFIG, DATASET, EPOCHS, LAST, BEST, METRICS):
             if (run_dir / name).exists():
                 os.remove(run_dir / name)
+        shutil.rmtree(run_dir / EXPORT, ignore_errors=True)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / CONFIG, config.to_dict())
 

@@ -21,6 +21,8 @@ from alignrec.io import write_json
 from alignrec.models import Recommender, build_model
 from alignrec.runs import rundir
 from alignrec.runs.config import RunConfig
+from alignrec.runs.export import export_after_training
+from alignrec.runs.load import LoadedRun
 from alignrec.training import LoopState, fit, resolve_device
 
 
@@ -42,10 +44,11 @@ def train(config: RunConfig, run_dir: str | Path | None = None, dataset: Dataset
           evaluate_test: bool = True, on_epoch: Callable[[LoopState], None] | None = None) -> TrainResult:
     """Train ``config.model`` on ``config.data``; early-stop on validation; test the best epoch once.
 
-    With ``run_dir`` every epoch is logged and checkpointed there, and ``resume=True`` continues a run that was
-    stopped at any point (same config and seed give the same final metrics). ``runtime`` (progress output,
-    threads, device) may differ between the first run and a resume. ``evaluate_test=False`` never reads the
-    test split (``test`` is then empty): for model selection. ``on_epoch`` is passed to :func:`fit`.
+    With ``run_dir`` every epoch is logged and checkpointed there, ``resume=True`` continues a run that was
+    stopped at any point (same config and seed give the same final metrics), and the finished run is exported for
+    serving (``run_dir/export``, see :mod:`alignrec.runs.export`). ``runtime`` (progress output, threads, device)
+    may differ between the first run and a resume. ``evaluate_test=False`` never reads the test split (``test`` is
+    then empty): for model selection. ``on_epoch`` is passed to :func:`fit`.
     """
     runtime = runtime or RuntimeOptions()
     if dataset is None:
@@ -75,4 +78,5 @@ def train(config: RunConfig, run_dir: str | Path | None = None, dataset: Dataset
             "median_train_seconds_per_epoch": float(np.median(train_secs)) if train_secs else 0.0,
             "final_eval_seconds": eval_seconds,
         })
+        export_after_training(LoadedRun(config, dataset, model, result.best_epoch), run_path)
     return TrainResult(model, dataset, result.best_epoch, valid, test, result.history, run_path)

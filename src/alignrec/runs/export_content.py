@@ -1,0 +1,166 @@
+"""The content side of a run's export (:mod:`alignrec.runs.export`): the content space, which encoder made each of
+its modalities, and MMEnc's weights, with whether a server can put a new item in that space and, if not, why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from alignrec.content.mmenc import MMEnc
+from alignrec.data import Dataset, concat_normalised
+from alignrec.data.dataset import CARD_SUFFIX, FEATURE_SUFFIX, l2_normalise
+from alignrec.data.readers import load_feature_matrix
+from alignrec.errors import RunDirError
+from alignrec.io import read_json
+from alignrec.runs import rundir
+from alignrec.runs.load import LoadedRun
+
+MMENC_TOLERANCE = 1e-3  # how closely MMEnc must reproduce unified_feat.npy to be trusted with new items
+
+
+def save_array(folder: Path, files: dict[str, str], key: str, array: np.ndarray) -> None:
+    name = f"{key}.npy"
+    np.save(folder / name, np.ascontiguousarray(array), allow_pickle=False)
+    files[key] = name
+
+
+def encode_report(folder: Path) -> dict[str, Any]:
+    path = folder / "encode_report.json"
+    try:
+        return read_json(path) if path.is_file() else {}  # type: ignore[no-any-return]
+    except (OSError, ValueError):
+        return {}
+
+
+def write_content(run: LoadedRun, out: Path, files: dict[str, str]) -> dict[str, Any] | None:
+    """The content space and what a server needs to put a new item in it; None without item features."""
+    dataset, folder = run.dataset, Path(run.config.data.path)
+    matrix = run.model.content_input(dataset)
+    if matrix is None:
+        if not dataset.features:
+            return None
+        matrix = dataset.unified_feature()
+    matrix = np.asarray(matrix, dtype=np.float32)
+    save_array(out, files, "item_content", matrix)
+    feature = _feature_name(matrix, dataset)
+    info: dict[str, Any] = {"feature": feature, "dim": int(matrix.shape[1]), "modalities": [], "encoders": {}}
+    report = encode_report(folder)
+    if feature == "unified":
+        mmenc = _export_mmenc(folder, dataset, matrix, out, files)
+        info["mmenc"] = mmenc
+        info["modalities"] = mmenc.get("modalities", [])
+    elif feature == "concat":
+        info["modalities"] = sorted(dataset.features)
+    elif feature is not None:
+        info["modalities"] = [feature]
+    info["modality_dims"] = {name: _modality_dim(dataset, folder, name) for name in info["modalities"]}
+    for name, dim in info["modality_dims"].items():
+        entry = report.get(name)
+        if isinstance(entry, dict) and entry.get("spec") and entry.get("dim") == dim:
+            info["encoders"][name] = entry["spec"]
+    info["new_items"] = _new_item_support(info)
+    return info
+
+
+def _feature_name(matrix: np.ndarray, dataset: Dataset) -> str | None:
+    """Which of the dataset's features ``matrix`` is: a feature's name, ``"concat"``, or None (something else)."""
+    for name, feature in dataset.features.items():
+        if feature.shape == matrix.shape and np.array_equal(feature, matrix):
+            return name
+    if dataset.features and "unified" not in dataset.features:
+        concat = concat_normalised([dataset.features[k] for k in sorted(dataset.features)])
+        if concat.shape == matrix.shape and np.allclose(concat, matrix):
+            return "concat"
+    return None
+
+
+def _modality_dim(dataset: Dataset, folder: Path, name: str) -> int | None:
+    if name in dataset.features:
+        return int(dataset.features[name].shape[1])
+    path = folder / f"{name}{FEATURE_SUFFIX}"
+    return int(np.load(path, mmap_mode="r").shape[1]) if path.is_file() else None
+
+
+def _new_item_support(info: dict[str, Any]) -> dict[str, Any]:
+    """Whether a new item can be put in the content space, and with which modalities; else why not."""
+    if info["feature"] is None:
+        return {"possible": False, "reason": "the model's content input is not one of the dataset's feature files, "
+                                             "so a new item's content cannot be computed"}
+    if info["feature"] == "unified" and not info.get("mmenc", {}).get("file"):
+        return {"possible": False, "reason": f"the content space is MMEnc's unified feature, but its encoder was not "
+                                             f"usable ({info.get('mmenc', {}).get('reason', 'not found')})"}
+    usable = sorted(info["encoders"])
+    if not usable:
+        return {"possible": False, "reason": f"none of the modalities {info['modalities']} was encoded by an alignrec "
+                                             "encoder (alignrec encode / the pipeline's content section); their "
+                                             "features came from elsewhere, so new content cannot be encoded the "
+                                             "same way"}
+    return {"possible": True, "modalities": usable}
+
+
+def _export_mmenc(folder: Path, dataset: Dataset, unified: np.ndarray, out: Path, files: dict[str, str]
+                  ) -> dict[str, Any]:
+    """MMEnc's weights as ``mmenc.npz`` when its checkpoint is found and reproduces ``unified`` from the modality
+    features; otherwise the reason it is not usable."""
+    path = _find_mmenc(folder)
+    if path is None:
+        return {"reason": f"no MMEnc checkpoint (pretrain/mmenc.pt) found for {folder}"}
+    try:
+        saved = rundir.load_torch(path)
+    except RunDirError as exc:  # e.g. a crafted checkpoint: refused, and new items are not offered
+        return {"reason": str(exc)}
+    config, dims = saved.get("config", {}), list(saved.get("dims", []))
+    names = list(config.get("modalities", []))
+    arch = {k: config[k] for k in ("width", "out_dim", "fusion", "layers", "heads", "dropout") if k in config}
+    mats = []
+    for name in names:
+        feature = dataset.features.get(name)
+        file = folder / f"{name}{FEATURE_SUFFIX}"
+        if feature is None and file.is_file():
+            feature = load_feature_matrix(file, dataset.n_items)
+        if feature is None:
+            return {"reason": f"{path}: its modality {name!r} is not in {folder}", "modalities": names}
+        mats.append(l2_normalise(feature))
+    if [m.shape[1] for m in mats] != dims:
+        return {"reason": f"{path}: input widths {dims} differ from the features' {[m.shape[1] for m in mats]}"}
+    model = MMEnc(dims, **arch)
+    model.load_state_dict(saved["model"])
+    if _mmenc_gap(model, mats, unified) > MMENC_TOLERANCE:
+        return {"reason": f"{path} does not reproduce {folder / ('unified' + FEATURE_SUFFIX)} (another pre-training?)",
+                "modalities": names}
+    np.savez(out / "mmenc.npz", **{k: v.detach().cpu().numpy() for k, v in saved["model"].items()})
+    files["mmenc"] = "mmenc.npz"
+    return {"file": "mmenc.npz", "checkpoint": str(path), "dims": dims, "modalities": names, **arch}
+
+
+def _mmenc_gap(model: MMEnc, mats: list[np.ndarray], unified: np.ndarray) -> float:
+    """Largest absolute difference between MMEnc's output on the catalogue and the unified feature file."""
+    model.eval()
+    present = torch.from_numpy(np.stack([np.abs(m).sum(1) > 0 for m in mats], axis=1))
+    gap = 0.0
+    with torch.no_grad():
+        for start in range(0, len(present), 2048):
+            sl = slice(start, start + 2048)
+            out = model([torch.from_numpy(m[sl]) for m in mats], present[sl]).numpy()
+            out[~present[sl].any(1).numpy()] = 0.0
+            gap = max(gap, float(np.abs(out - unified[sl]).max(initial=0.0)))
+    return gap
+
+
+def _find_mmenc(folder: Path) -> Path | None:
+    """The MMEnc checkpoint behind ``folder``'s unified feature: named in its card, else the places the CLI
+    (``FOLDER/pretrain``) and the pipeline (``WORKDIR/pretrain`` beside ``WORKDIR/dataset``) put it."""
+    card = folder / f"unified{CARD_SUFFIX}"
+    candidates = []
+    if card.is_file():
+        try:
+            named = read_json(card).get("mmenc")
+        except (OSError, ValueError):
+            named = None
+        if named:
+            candidates.append(Path(named))
+    candidates += [folder / "pretrain" / "mmenc.pt", folder.parent / "pretrain" / "mmenc.pt"]
+    return next((p for p in candidates if p.is_file()), None)
