@@ -19,7 +19,6 @@ import argparse
 import json
 import shutil
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +52,12 @@ def dataset_config(name: str, root: Path, work: Path, encode_cache: Path) -> Dat
         items = content_for_dataset(plain, folder, posters if posters.is_dir() else None)
         encode_content(items, folder, encoders, encode_cache, progress=False)
     return DataConfig(path=str(folder), split="random", rating_threshold=4.0)
+
+
+def training_seconds(run_dir: Path) -> float:
+    """Training plus validation time of a finished run, from its ``epochs.jsonl`` (also when trained earlier)."""
+    epochs = [json.loads(line) for line in (run_dir / "epochs.jsonl").read_text().splitlines() if line.strip()]
+    return float(sum(e.get("train_seconds", 0.0) + e.get("eval_seconds", 0.0) for e in epochs))
 
 
 def make_request(kind: str, run: LoadedRun, seed: int) -> ForgetRequest:
@@ -125,10 +130,9 @@ def main() -> None:
             original_dir = work / name / model / "original"
             config = RunConfig(data=data, model=model, train=TrainConfig(
                 epochs=args.epochs, min_epochs=args.min_epochs, seed=args.seeds[0]))
-            t0 = time.perf_counter()
             if not (original_dir / "metrics.json").is_file():
                 train(config, run_dir=original_dir, overwrite=True, runtime=runtime)
-            original, seconds = load_run(original_dir), time.perf_counter() - t0
+            original, seconds = load_run(original_dir), training_seconds(original_dir)
             for kind in args.requests:
                 request = make_request(kind, original, seed=0)
                 removal_dir = work / name / model / kind
