@@ -6,8 +6,8 @@ with ``reverse-bpr`` and the gold run with ``retrain``, each over the seeds, and
 (``alignrec.runs.forget_check``): forget-set Recall@20, test Recall@20, membership-inference AUC, seconds.
 Requests never strand a user (an interaction or item request that would leave a user without training data is
 refused by ``alignrec forget``, so the draw keeps one training interaction per user; popular items that would
-strand a user are skipped). Results are appended to ``OUT.json`` as they come (``--resume`` skips what is there);
-``OUT.md`` is the table. Example::
+strand a user are skipped). Results are appended to ``OUT.json`` as they come (``--resume`` skips what is there;
+every reverse-bpr run comes before the first retrain); ``OUT.md`` is the table. Example::
 
     python benchmarks/forget.py --datasets amazon-scientific --models lightgcn alignrec --seeds 1 2 999 \\
         --out benchmarks/results/forget
@@ -133,14 +133,15 @@ def main() -> None:
             if not (original_dir / "metrics.json").is_file():
                 train(config, run_dir=original_dir, overwrite=True, runtime=runtime)
             original, seconds = load_run(original_dir), training_seconds(original_dir)
-            for kind in args.requests:
-                request = make_request(kind, original, seed=0)
-                removal_dir = work / name / model / kind
-                for method in ("reverse-bpr", "retrain"):
+            requests = {kind: make_request(kind, original, seed=0) for kind in args.requests}
+            # every reverse-bpr run (seconds each) before any retrain (minutes each): a run cut short still has
+            # the unlearned side of every request
+            for method in ("reverse-bpr", "retrain"):
+                for kind, request in requests.items():
                     for seed in args.seeds:
                         if (name, model, kind, method, seed) in done:
                             continue
-                        new = removal_dir / f"{method}-{seed}"
+                        new = work / name / model / kind / f"{method}-{seed}"
                         shutil.rmtree(new, ignore_errors=True)
                         unlearn = UnlearnConfig(seed=seed, max_epochs=args.max_unlearn_epochs)
                         report = forget(original_dir, new, request, method, unlearn, runtime, retrain_seed=seed)
@@ -148,13 +149,13 @@ def main() -> None:
                                 "removed": report["removed"], "seconds": report["seconds"],
                                 "unlearning_epochs": report["unlearning_epochs"],
                                 "verification": report["verification"]})
-                if (name, model, kind, "original", args.seeds[0]) not in done:
-                    gold = load_run(removal_dir / f"retrain-{args.seeds[0]}")
-                    removal = Removal.load(gold.config.data.removal)
-                    judged = LoadedRun(original.config, gold.dataset, original.model, original.best_epoch)
-                    record({"dataset": name, "model": model, "request": kind, "method": "original",
-                            "seed": args.seeds[0], "removed": {}, "seconds": seconds, "unlearning_epochs": 0,
-                            "verification": check(judged, original.dataset, removal)})
+                    if method == "reverse-bpr" and (name, model, kind, "original", args.seeds[0]) not in done:
+                        unlearned = load_run(work / name / model / kind / f"reverse-bpr-{args.seeds[0]}")
+                        removal = Removal.load(unlearned.config.data.removal)
+                        judged = LoadedRun(original.config, unlearned.dataset, original.model, original.best_epoch)
+                        record({"dataset": name, "model": model, "request": kind, "method": "original",
+                                "seed": args.seeds[0], "removed": {}, "seconds": seconds, "unlearning_epochs": 0,
+                                "verification": check(judged, original.dataset, removal)})
     write_text(args.out + ".md", "Forget-set / test Recall@20 and membership-inference AUC (0.5 = the scores tell "
                "forgotten pairs from never-seen ones no better than chance); mean ± sample std over seeds "
                f"{args.seeds}; `python benchmarks/forget.py` (see its docstring).\n\n" + summarise(rows))
