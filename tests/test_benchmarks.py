@@ -99,7 +99,11 @@ def test_forget(tmp_path: Path, shared_cache: Path, movielens: Path) -> None:
         "--threads", "1", "--encode-cache", str(shared_cache / "encode-cache"), "--workdir", str(tmp_path / "w"),
         "--out", str(out))
     rows = json.loads(out.with_suffix(".json").read_text())["rows"]
-    assert [r["method"] for r in rows] == ["reverse-bpr", "retrain", "original"]
+    assert [r["method"] for r in rows] == ["reverse-bpr", "original", "retrain"]  # unlearning before retraining
+    original = next(r for r in rows if r["method"] == "original")
+    epochs = (tmp_path / "w" / name / "lightgcn" / "original" / "epochs.jsonl").read_text().splitlines()
+    assert original["seconds"] == pytest.approx(sum(json.loads(e)["train_seconds"] + json.loads(e)["eval_seconds"]
+                                                    for e in epochs))
     assert "| lightgcn | users-1% | retrain |" in out.with_suffix(".md").read_text()
 
 
