@@ -115,3 +115,13 @@ def test_run_accuracy_script(tmp_path: Path, shared_cache: Path) -> None:
                                                   "THREADS": "1"})
     assert (tmp_path / "accuracy-amazon-scientific.md").is_file()
     assert (tmp_path / "accuracy-movielens-100k.md").is_file()
+
+
+def test_knn_scale(tmp_path: Path, shared_cache: Path) -> None:
+    pytest.importorskip("faiss")
+    run(shared_cache, str(BENCH / "knn_scale.py"), "--items", "1500", "--dim", "16", "--threads", "1",
+        "--out", str(tmp_path / "knn"))
+    rows = {r["backend"]: r for r in json.loads((tmp_path / "knn.json").read_text())["rows"]}
+    assert set(rows) == {"exact", "faiss-flat", "faiss-hnsw"}
+    assert rows["exact"]["edges"] == 1500 * 10 and rows["faiss-flat"]["recall_vs_exact"] > 0.999
+    assert rows["faiss-hnsw"]["peak_rss_mb"] > 0

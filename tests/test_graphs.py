@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
+from alignrec.data import load_dataset
+from alignrec.errors import ConfigError
 from alignrec.models.graph import (
     degree_sensitive_keep,
     knn_adjacency,
@@ -12,6 +16,8 @@ from alignrec.models.graph import (
     normalized_bipartite,
     sym_normalise,
 )
+from alignrec.models.knn import APPROXIMATE_FROM, cosine_top_k, resolve_backend
+from tests.conftest import RealData
 
 
 def dense_knn(features: np.ndarray, k: int, weighted: bool) -> np.ndarray:
@@ -170,3 +176,38 @@ def test_node_contrastive_loss_matches_brute_force() -> None:
     own, other = np.exp(a @ a.T / 0.5), np.exp(a @ b.T / 0.5)
     expected = np.mean([-np.log(other[i, i] / (own[i].sum() + other[i].sum() - own[i, i])) for i in range(11)])
     assert float(node_contrastive_loss(z1, z2, 0.5, chunk=4)) == pytest.approx(expected)
+
+
+def real_features(real_data: RealData) -> np.ndarray:
+    dataset = load_dataset(real_data.config())
+    return np.concatenate([dataset.features[m] for m in sorted(dataset.features)], axis=1)
+
+
+def test_faiss_knn_is_the_exact_graph_on_real_features(real_data: RealData) -> None:
+    pytest.importorskip("faiss")
+    features = real_features(real_data)
+    exact = knn_adjacency(features, 10, backend="exact")
+    flat = knn_adjacency(features, 10, backend="faiss-flat")
+    values, _ = cosine_top_k(features, 11, backend="exact")
+    # a row whose 10th and 11th similarities tie to float precision may pick either; every other row must agree
+    clear = np.flatnonzero(values[:, 9] - values[:, 10] > 1e-5)
+    assert len(clear) > 0.95 * len(features)
+    np.testing.assert_array_equal((exact[clear] != 0).toarray(), (flat[clear] != 0).toarray())
+    np.testing.assert_allclose(flat[clear].toarray(), exact[clear].toarray(), atol=1e-5)
+
+
+def test_hnsw_knn_finds_nearly_all_exact_neighbours(real_data: RealData) -> None:
+    pytest.importorskip("faiss")
+    features = real_features(real_data)
+    _, exact = cosine_top_k(features, 10, backend="exact")
+    _, approx = cosine_top_k(features, 10, backend="faiss-hnsw")
+    found = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
+    assert found > 0.95
+
+
+def test_knn_backend_choice() -> None:
+    assert resolve_backend("auto", 5_000) == "exact"
+    expected = "faiss-hnsw" if importlib.util.find_spec("faiss") else "exact"
+    assert resolve_backend("auto", APPROXIMATE_FROM + 1) == expected
+    with pytest.raises(ConfigError, match="kNN backend must be one of"):
+        resolve_backend("annoy", 10)

@@ -9,6 +9,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from alignrec.models.knn import cosine_top_k
+
 
 def to_torch_csr(matrix: sp.spmatrix) -> torch.Tensor:
     csr = sp.csr_matrix(matrix, dtype=np.float32)
@@ -66,30 +68,19 @@ def sym_normalise(adj: sp.spmatrix) -> sp.csr_matrix:
     return (d @ adj @ d).tocsr()
 
 
-SIMILARITY_BLOCK_BYTES = 256 * 2**20
-
-
-def knn_adjacency(features: np.ndarray, k: int, weighted: bool = True, chunk: int | None = None) -> sp.csr_matrix:
+def knn_adjacency(features: np.ndarray, k: int, weighted: bool = True, chunk: int | None = None,
+                  backend: str = "auto") -> sp.csr_matrix:
     """Each item's top ``k`` items by cosine similarity (itself included), as a sparse ``[n, n]`` matrix whose
     entries are the similarities (``weighted``) or 1.
 
-    Computed in row chunks of at most ``SIMILARITY_BLOCK_BYTES`` of similarities (``chunk`` rows when given), so
-    memory is that block plus the ``n x k`` result, never ``n x n``. An item with an all-zero feature has
-    similarity 0 to every item (its edges carry no weight when ``weighted``).
+    The search is :func:`alignrec.models.knn.cosine_top_k` (exact in memory-bounded blocks, or FAISS; ``auto``
+    is exact up to 100k items), so memory is ``O(n k)`` plus one block, never ``n x n``. An item with an
+    all-zero feature has similarity 0 to every item (its edges carry no weight when ``weighted``).
     """
-    x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
-    x = torch.nn.functional.normalize(x, dim=1)
-    n = x.shape[0]
-    k = min(k, n)
-    chunk = chunk or max(1, min(n, SIMILARITY_BLOCK_BYTES // (4 * max(n, 1))))
-    rows, cols, vals = [], [], []
-    for start in range(0, n, chunk):
-        sims = x[start:start + chunk] @ x.T
-        top = torch.topk(sims, k, dim=1)
-        rows.append(np.repeat(np.arange(start, start + sims.shape[0]), k))
-        cols.append(top.indices.reshape(-1).numpy())
-        vals.append(top.values.reshape(-1).numpy() if weighted else np.ones(top.values.numel(), dtype=np.float32))
-    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+    values, indices = cosine_top_k(features, k, backend=backend, chunk=chunk)
+    n, k = indices.shape[0], indices.shape[1]
+    data = values.reshape(-1) if weighted else np.ones(values.size, dtype=np.float32)
+    return sp.csr_matrix((data, (np.repeat(np.arange(n), k), indices.reshape(-1))), shape=(n, n))
 
 
 def cosine_knn_graph(features: np.ndarray, k: int, chunk: int | None = None) -> sp.csr_matrix:
