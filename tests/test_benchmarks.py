@@ -125,3 +125,12 @@ def test_knn_scale(tmp_path: Path, shared_cache: Path) -> None:
     assert set(rows) == {"exact", "faiss-flat", "faiss-hnsw"}
     assert rows["exact"]["edges"] == 1500 * 10 and rows["faiss-flat"]["recall_vs_exact"] > 0.999
     assert rows["faiss-hnsw"]["peak_rss_mb"] > 0
+
+
+def test_distributed_speed(tmp_path: Path, shared_cache: Path, real_data: RealData) -> None:
+    extra = real_data.cli_args()[1:]
+    run(shared_cache, str(BENCH / "distributed_speed.py"), str(real_data.path), "--models", "bpr", "--epochs", "1",
+        "--out", str(tmp_path / "ddp"), "--extra", *extra)
+    rows = json.loads((tmp_path / "ddp.json").read_text())["rows"]
+    assert [(r["model"], r["processes"]) for r in rows] == [("bpr", 1), ("bpr", 2)]
+    assert all(r["seconds_per_epoch"] > 0 for r in rows)

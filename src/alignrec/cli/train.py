@@ -76,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         f"{Path(config.data.path).name}-{config.model}-{time.strftime('%Y%m%d-%H%M%S')}")
     result = train(config, run_dir=run_dir, resume=args.resume, overwrite=args.overwrite,
                    runtime=runtime_options(args))
+    if result.run_dir is None:  # a process other than 0 of a torchrun launch: process 0 reports
+        return 0
     print(f"run directory: {run_dir}")
     if (run_dir / "export").is_dir():
         print(f"serving export: {run_dir / 'export'} (alignrec serve {run_dir})")

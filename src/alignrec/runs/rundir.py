@@ -122,3 +122,18 @@ class RunDirCheckpoints:
     def load_best(self) -> dict[str, torch.Tensor] | None:
         path = self.run_dir / BEST
         return load_torch(path)["model"] if path.is_file() else None
+
+
+class ReadOnlyCheckpoints(RunDirCheckpoints):
+    """A run directory's checkpoints for a process that may resume from them but never writes (the processes
+    other than 0 of a multi-process run)."""
+
+    def load_last(self) -> dict[str, Any] | None:
+        path = self.run_dir / LAST
+        return load_torch(path) if self.resume and path.is_file() else None  # type: ignore[no-any-return]
+
+    def save_last(self, state: dict[str, Any]) -> None:
+        pass
+
+    def save_best(self, epoch: int, weights: dict[str, torch.Tensor]) -> None:
+        pass

@@ -23,7 +23,7 @@ from alignrec.runs import rundir
 from alignrec.runs.config import RunConfig
 from alignrec.runs.export import export_after_training
 from alignrec.runs.load import LoadedRun
-from alignrec.training import LoopState, fit, resolve_device
+from alignrec.training import Checkpoints, LoopState, distributed, fit, resolve_device
 
 
 @dataclass
@@ -56,14 +56,20 @@ def train(config: RunConfig, run_dir: str | Path | None = None, dataset: Dataset
     torch.manual_seed(config.train.seed)
     model = build_model(config.model, dataset, config.params)
     run_path = Path(run_dir) if run_dir is not None else None
-    checkpoints = None
-    if run_path is not None:
+    group = distributed.init_from_env(resolve_device(runtime.device))
+    checkpoints: Checkpoints | None = None
+    if group is not None and not group.is_main:  # under torchrun only process 0 writes; the others may resume
+        checkpoints = rundir.ReadOnlyCheckpoints(run_path, resume) if run_path is not None else None
+        run_path = None
+    elif run_path is not None:
         rundir.prepare(run_path, config, resume=resume, overwrite=overwrite)
         write_json(run_path / rundir.DATASET, {"stats": dataset.stats(), "report": dataset.report})
         checkpoints = rundir.RunDirCheckpoints(run_path, resume)
     result = fit(model, dataset, config.train, config.topk, runtime, checkpoints, on_epoch)
     if run_path is not None and not model.trainable:
         rundir.save_torch(run_path / rundir.BEST, {"epoch": 0, "model": model.state_dict()})
+    if group is not None and not group.is_main:
+        return TrainResult(model, dataset, result.best_epoch, {}, {}, result.history, None)
     device = resolve_device(runtime.device)
     t0 = time.perf_counter()
     batch = config.train.eval_batch_size

@@ -68,9 +68,10 @@ def check_finite(terms: dict[str, torch.Tensor], epoch: int, batch: int) -> None
 
 
 def optimise_batches(batches: Iterable[Any], loss_fn: Callable[[Any], dict[str, torch.Tensor]],
-                     optimizer: torch.optim.Optimizer, epoch: int,
-                     batch_size_of: Callable[[Any], int]) -> dict[str, float]:
-    """One pass of optimiser steps; returns each loss term averaged over the samples of the epoch."""
+                     optimizer: torch.optim.Optimizer, epoch: int, batch_size_of: Callable[[Any], int],
+                     after_backward: Callable[[], None] | None = None) -> dict[str, float]:
+    """One pass of optimiser steps; returns each loss term averaged over the samples of the epoch.
+    ``after_backward`` runs between each backward pass and its step (e.g. to average gradients over processes)."""
     totals: dict[str, float] = {}
     seen = 0
     for number, batch in enumerate(batches):
@@ -78,6 +79,8 @@ def optimise_batches(batches: Iterable[Any], loss_fn: Callable[[Any], dict[str, 
         check_finite(terms, epoch, number)
         optimizer.zero_grad(set_to_none=True)
         terms["loss"].backward()
+        if after_backward is not None:
+            after_backward()
         optimizer.step()
         size = batch_size_of(batch)
         seen += size

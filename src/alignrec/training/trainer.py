@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
@@ -18,6 +19,7 @@ from alignrec.config import RuntimeOptions, TrainConfig
 from alignrec.data import Dataset
 from alignrec.evaluation import evaluate_split
 from alignrec.models import Recommender
+from alignrec.training import distributed
 from alignrec.training.loop import LoopState, StopRule, optimise_batches, run_epochs
 from alignrec.training.sampler import BPRSampler
 
@@ -60,7 +62,9 @@ def resolve_device(name: str) -> torch.device:
 
 
 def set_threads(threads: int | None) -> None:
-    torch.set_num_threads(threads or max(1, os.cpu_count() or 1))
+    """``threads``, or by default the machine's cores shared among the processes torchrun started on it."""
+    local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    torch.set_num_threads(threads or max(1, (os.cpu_count() or 1) // local_processes))
 
 
 def fit(model: Recommender, dataset: Dataset, cfg: TrainConfig, ks: list[int], runtime: RuntimeOptions | None = None,
@@ -80,6 +84,9 @@ def fit(model: Recommender, dataset: Dataset, cfg: TrainConfig, ks: list[int], r
         model.fit(dataset)
         return FitResult(LoopState(epoch=0, best_epoch=0, done=True))
 
+    group = distributed.current()  # joined by the caller (runs.train) when launched by torchrun
+    if group is not None:
+        distributed.broadcast_parameters(model)
     optimizer = torch.optim.Adam(model.parameter_groups(), lr=cfg.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: cfg.lr_decay ** (epoch / cfg.lr_decay_every))
     state = LoopState()
@@ -103,16 +110,23 @@ def fit(model: Recommender, dataset: Dataset, cfg: TrainConfig, ks: list[int], r
             users, pos, neg = (torch.from_numpy(a).to(device) for a in sampler.epoch(rng))
             batches = [(users[s:s + cfg.batch_size], pos[s:s + cfg.batch_size], neg[s:s + cfg.batch_size])
                        for s in range(0, len(users), cfg.batch_size)]
+        sync: Callable[[], None] | None = None
+        if group is not None:
+            batches = distributed.shard(list(batches), group)
+            sync = partial(distributed.average_gradients, list(model.parameters()), group)
         losses = optimise_batches(batches, lambda batch: model.loss(*batch), optimizer, epoch,
-                                  lambda batch: len(batch[0]))
+                                  lambda batch: len(batch[0]), sync)
         scheduler.step()
         return losses
 
     def select(epoch: int, row: dict[str, Any]) -> float:
         model.eval()
-        valid = evaluate_split(model.score, dataset, "valid", ks, cfg.eval_batch_size, device).means
-        row.update({f"valid_{k}": v for k, v in valid.items()})
-        return valid.get(metric, 0.0)
+        score = 0.0
+        if group is None or group.is_main:
+            valid = evaluate_split(model.score, dataset, "valid", ks, cfg.eval_batch_size, device).means
+            row.update({f"valid_{k}": v for k, v in valid.items()})
+            score = valid.get(metric, 0.0)
+        return score if group is None else distributed.broadcast_score(score, device)
 
     def on_epoch_end(loop: LoopState, improved: bool) -> None:
         nonlocal best
@@ -127,8 +141,8 @@ def fit(model: Recommender, dataset: Dataset, cfg: TrainConfig, ks: list[int], r
             on_epoch(loop)
 
     rule = StopRule(cfg.epochs, cfg.patience, cfg.min_epochs)
-    state = run_epochs(state, rule, train_epoch, select, on_epoch_end, f"train {model.name}", runtime.progress,
-                       metric)
+    show = runtime.progress and (group is None or group.is_main)
+    state = run_epochs(state, rule, train_epoch, select, on_epoch_end, f"train {model.name}", show, metric)
     if best is None and checkpoints is not None:
         best = checkpoints.load_best()
     if best is not None:
