@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from alignrec import RunConfig, TrainConfig, available_models, load_dataset, train
+from alignrec.evaluation import top_k_items
 from alignrec.models.graph import cosine_knn_graph, normalized_bipartite, normalized_user_item
 from alignrec.training.sampler import BPRSampler
 from tests.conftest import RealData
@@ -23,6 +24,14 @@ def test_model_trains_and_beats_random(model: str, real_slice: RealData) -> None
     if model != "pop":
         losses = [row["loss"] for row in result.history]
         assert losses[-1] < losses[0]
+    users = np.unique(dataset.train[:, 0])[:64]
+    with torch.no_grad():
+        scores = result.model.score(torch.as_tensor(users))
+    assert scores.shape == (len(users), dataset.n_items) and torch.isfinite(scores).all()
+    seen = dataset.matrix("train")
+    top = top_k_items(result.model.score, users, seen, 20)
+    assert top.shape == (len(users), 20)
+    assert not seen[users[:, None], top].toarray().any()  # no training item is ever recommended
 
 
 def test_sampler_negatives_are_not_training_items() -> None:
