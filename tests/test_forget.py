@@ -101,8 +101,10 @@ def test_a_removed_user_is_unknown_and_interactions_unlearn(trained: Path, tmp_p
     assert report["verification"]["forget_recall@20"] == pytest.approx(checked["this run"]["forget_recall@20"])
     history = [json.loads(line) for line in (unlearned / "epochs.jsonl").read_text().splitlines()]
     assert history[-1]["forget_recall@20"] <= history[-1]["valid_recall@20"] or len(history) == 60
-    # there was something to forget: the original ranked the pairs above held-out data
-    assert checked["original"]["forget_recall@20"] > checked["original"]["test_recall@20"]
+    # there was something to forget: the original told the pairs from never-seen ones (forget recall is not compared
+    # with test recall: it ranks among all items, the user's other training items included, so it is lower for users
+    # with long histories, as on MovieLens)
+    assert checked["original"]["membership_auc"] > 0.6
 
 
 def test_bad_requests_fail_before_any_work(trained: Path, tmp_path: Path) -> None:
