@@ -29,17 +29,18 @@ BACKENDS = ("auto", "exact", "faiss-flat", "faiss-hnsw")
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 128
 
 
-def _faiss() -> Any:
+def import_faiss(needed_for: str = "the faiss kNN backends") -> Any:
+    """The ``faiss`` module, or a ConfigError saying what needs it and how to install it."""
     try:
         import faiss
     except ImportError as exc:
-        raise ConfigError("the faiss kNN backends need faiss-cpu: pip install faiss-cpu") from exc
+        raise ConfigError(f"{needed_for} needs faiss-cpu: pip install 'alignrec[serve]'") from exc
     return faiss
 
 
 def _faiss_available() -> bool:
     try:
-        _faiss()
+        import_faiss()
     except ConfigError:
         return False
     return True
@@ -71,7 +72,7 @@ def _exact(x: np.ndarray, k: int, chunk: int | None) -> tuple[np.ndarray, np.nda
 
 
 def _faiss_search(x: np.ndarray, k: int, approximate: bool) -> tuple[np.ndarray, np.ndarray]:
-    faiss = _faiss()
+    faiss = import_faiss()
     if approximate:
         index = faiss.IndexHNSWFlat(x.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION

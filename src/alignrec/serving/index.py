@@ -22,18 +22,11 @@ import numpy as np
 
 from alignrec.data.dataset import l2_normalise
 from alignrec.errors import ConfigError
+from alignrec.models.knn import import_faiss
 
 KINDS = ("auto", "exact", "hnsw", "ivf")
 APPROX_FROM = 100_000  # "auto" builds an HNSW index from this many vectors on
 RECALL_QUERIES = 1000
-
-
-def _faiss() -> Any:
-    try:
-        import faiss
-    except ImportError as exc:
-        raise ConfigError("serving needs faiss-cpu: pip install 'alignrec[serve]'") from exc
-    return faiss
 
 
 def ivf_cells(n: int) -> int:
@@ -48,7 +41,7 @@ class VectorIndex:
                  ef_search: int = 64, nlist: int | None = None, nprobe: int | None = None) -> None:
         if kind not in KINDS[1:]:
             raise ConfigError(f"index kind must be one of {KINDS[1:]}, got {kind!r}")
-        faiss = _faiss()
+        faiss = import_faiss("serving")
         x = np.ascontiguousarray(vectors, dtype=np.float32)
         self.n, self.dim = x.shape
         self.kind, self.hnsw_m, self.ef_search, self.nprobe = kind, hnsw_m, ef_search, nprobe or 16
@@ -77,7 +70,7 @@ class VectorIndex:
         return "exact"
 
     def _params(self, k: int) -> Any:
-        faiss = _faiss()
+        faiss = import_faiss("serving")
         if self.kind == "hnsw":
             return faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k))
         if self.kind == "ivf":
