@@ -22,7 +22,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 from alignrec.errors import ConfigError
 
 SPLITS = ("auto", "labels", "random", "time")
-FORMATS = ("auto", "mmrec", "recbole")
+FORMATS = ("auto", "mmrec", "recbole", "parquet")
 METRICS = ("recall", "ndcg", "precision", "map", "hit")
 RANDOM_SPLIT_ROUNDING = ("floor", "mmrec")
 

@@ -26,7 +26,7 @@ def add_data_args(parser: argparse.ArgumentParser, required: bool = True) -> Non
     group = parser.add_argument_group("data (defaults: see DataConfig)")
     group.add_argument("data", nargs=None if required else "?",
                        help="dataset folder (MMRec .inter + *_feat.npy, or RecBole .inter/.item/.user)")
-    group.add_argument("--format", choices=["auto", "mmrec", "recbole"])
+    group.add_argument("--format", choices=["auto", "mmrec", "recbole", "parquet"])
     group.add_argument("--split", choices=["auto", "labels", "random", "time"],
                        help="labels: the file's x_label; random: 8:1:1 per user; time: leave-last-two-out "
                             "(default: labels when present, else random)")

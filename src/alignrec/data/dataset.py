@@ -159,25 +159,32 @@ def concat_normalised(mats: list[np.ndarray]) -> np.ndarray:
     return np.concatenate([l2_normalise(m) for m in mats], axis=1)
 
 
+PARQUET_SUFFIX = ".inter.parquet"
+
+
 def detect_format(folder: Path) -> str:
-    inter = list(folder.glob("*.inter"))
-    if not inter:
-        raise DataError(f"{folder}: no .inter file found")
-    if len(inter) > 1:
-        raise DataError(f"{folder}: several .inter files {sorted(p.name for p in inter)}; keep one per folder")
-    header = inter[0].open(encoding="utf-8", errors="replace").readline()
+    path = interaction_file(folder)
+    if path.name.endswith(PARQUET_SUFFIX):
+        return "parquet"
+    header = path.open(encoding="utf-8", errors="replace").readline()
     return "recbole" if ":" in header else "mmrec"
 
 
 def interaction_file(folder: Path) -> Path:
+    """The folder's one interaction file: ``NAME.inter`` (MMRec or RecBole TSV) or ``NAME.inter.parquet``."""
     if not folder.is_dir():
         raise DataError(f"{folder}: dataset folder not found")
-    files = sorted(folder.glob("*.inter"))
+    files = sorted(folder.glob("*.inter")) + sorted(folder.glob(f"*{PARQUET_SUFFIX}"))
     if not files:
-        raise DataError(f"{folder}: no .inter file found")
+        raise DataError(f"{folder}: no .inter (or {PARQUET_SUFFIX}) file found")
     if len(files) > 1:
-        raise DataError(f"{folder}: several .inter files {[p.name for p in files]}; keep one per folder")
+        raise DataError(f"{folder}: several interaction files {[p.name for p in files]}; keep one per folder")
     return files[0]
+
+
+def interaction_stem(path: Path) -> str:
+    """``ml-100k`` for ``ml-100k.inter`` and for ``ml-100k.inter.parquet``."""
+    return path.name[: -len(PARQUET_SUFFIX)] if path.name.endswith(PARQUET_SUFFIX) else path.stem
 
 
 def build_dataset(config: DataConfig) -> Dataset:
@@ -185,7 +192,8 @@ def build_dataset(config: DataConfig) -> Dataset:
     folder = Path(config.path)
     inter_path = interaction_file(folder)
     fmt = detect_format(folder) if config.format == "auto" else config.format
-    read = readers.read_mmrec_interactions if fmt == "mmrec" else readers.read_recbole_interactions
+    read = {"mmrec": readers.read_mmrec_interactions, "recbole": readers.read_recbole_interactions,
+            "parquet": readers.read_parquet_interactions}[fmt]
     raw = read(inter_path)
     report: dict[str, Any] = {"format": fmt, "rows_read": len(raw.users)}
     # The item catalogue is fixed before any filtering, because feature-matrix rows follow it.
@@ -338,7 +346,7 @@ def _attach_content(dataset: Dataset, folder: Path, fmt: str, config: DataConfig
     for name in names:
         dataset.features[name] = readers.load_feature_matrix(folder / f"{name}{FEATURE_SUFFIX}", dataset.n_items)
         _check_feature_split(dataset, folder / f"{name}{CARD_SUFFIX}", config)
-    if fmt == "mmrec" and (folder / "items.tsv").is_file():
+    if fmt in ("mmrec", "parquet") and (folder / "items.tsv").is_file():
         text = readers.read_mmrec_item_text(folder / "items.tsv")
         dataset.item_text = [text.get(i, "") for i in range(dataset.n_items)]
     item_files = sorted(folder.glob("*.item"))

@@ -102,6 +102,51 @@ def read_mmrec_interactions(path: Path) -> RawInteractions:
     return RawInteractions(path, users, items, lines, ratings, stamps, labels, numeric_ids=True)
 
 
+def read_parquet_interactions(path: Path) -> RawInteractions:
+    """Read a Parquet interaction table with MMRec's columns (``userID``, ``itemID`` integers; optional
+    ``rating``, ``timestamp``, ``x_label``), column by column into arrays: no Python object per row. Errors name
+    the 1-based row (``lines`` holds row numbers here)."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise DataError(f"{path}: reading Parquet needs pyarrow (pip install 'alignrec[tables]')") from exc
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for a damaged or non-Parquet file
+        raise DataError(f"{path}: cannot read as Parquet ({exc})") from exc
+    missing = [c for c in MMREC_REQUIRED if c not in table.column_names]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {missing}; the table has {table.column_names}")
+    if table.num_rows == 0:
+        raise DataError(f"{path}: has no interactions")
+
+    def column(name: str, integer: bool) -> np.ndarray | None:
+        if name not in table.column_names:
+            return None
+        data = table.column(name)
+        if data.null_count:
+            row = int(np.flatnonzero(data.is_null().to_numpy(zero_copy_only=False))[0])
+            raise DataError(f"{path}: row {row + 1}, column {name!r} is empty ({data.null_count} empty in all)")
+        values = data.to_numpy()
+        if integer:
+            if not np.issubdtype(values.dtype, np.integer):
+                raise DataError(f"{path}: column {name!r} must hold integers, it holds {data.type}")
+            bad = np.flatnonzero(values < 0)
+            if len(bad):
+                raise DataError(f"{path}: row {bad[0] + 1}, column {name!r}: {values[bad[0]]} is negative")
+            return values.astype(np.int64, copy=False)
+        return values.astype(np.float64, copy=False)
+
+    labels = column("x_label", integer=True)
+    if labels is not None:
+        bad = np.flatnonzero(labels > 2)
+        if len(bad):
+            raise DataError(f"{path}: row {bad[0] + 1}, column 'x_label': {labels[bad[0]]} is not 0, 1 or 2")
+        labels = labels.astype(np.int8)
+    return RawInteractions(path, column("userID", True), column("itemID", True), np.arange(1, table.num_rows + 1),
+                           column("rating", False), column("timestamp", False), labels, numeric_ids=True)
+
+
 def read_recbole_interactions(path: Path) -> RawInteractions:
     """Read a RecBole atomic ``.inter`` file (typed header such as ``user_id:token``)."""
     frame = _read_table(path)

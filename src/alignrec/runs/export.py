@@ -42,7 +42,7 @@ import torch
 
 from alignrec.content.importers import content_for_dataset
 from alignrec.data import Dataset
-from alignrec.data.dataset import interaction_file
+from alignrec.data.dataset import interaction_file, interaction_stem
 from alignrec.errors import DataError, RunDirError
 from alignrec.io import read_json, write_json
 from alignrec.runs import rundir
@@ -150,7 +150,7 @@ def write_export(run: LoadedRun, run_dir: str | Path, image_dir: str | Path | No
 def _dataset_name(dataset: Dataset, folder: Path) -> str:
     """The interaction file's name (``ml-100k``), which names the data even in a pipeline's ``dataset`` folder."""
     try:
-        return interaction_file(folder).stem
+        return interaction_stem(interaction_file(folder))
     except DataError:
         return dataset.name
 
