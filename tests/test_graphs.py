@@ -164,6 +164,55 @@ def test_mmhcl_graphs_match_dense() -> None:
                                np.divide(shared, rows, out=np.zeros_like(shared), where=rows > 0))
 
 
+def dense_top_k_rows(dense: np.ndarray, k: int) -> np.ndarray:
+    out = np.zeros_like(dense)
+    for row in range(len(dense)):
+        order = np.lexsort((np.arange(dense.shape[1]), -dense[row]))[:k]
+        order = order[dense[row, order] > 0]
+        out[row, order] = dense[row, order]
+    return out
+
+
+@pytest.mark.parametrize("block", [3, 1000])
+def test_cooccurrence_top_k_matches_dense(block: int) -> None:
+    from alignrec.models.graph import cooccurrence_top_k
+
+    rng = np.random.default_rng(8)
+    r = (rng.random((23, 17)) < 0.25).astype(float)
+    shared = r @ r.T
+    np.fill_diagonal(shared, 0)
+    np.testing.assert_allclose(cooccurrence_top_k(r, 4, block=block).toarray(), dense_top_k_rows(shared, 4))
+
+
+def test_row_softmax_and_cooccurrence_graph_match_dense() -> None:
+    from alignrec.models.graph import cooccurrence_graph, row_softmax
+
+    dense = np.array([[0, 2.0, 1.0], [0, 0, 0], [3.0, 0, 0]])
+    got = row_softmax(dense).toarray()
+    np.testing.assert_allclose(got[0], [0, np.e / (np.e + 1), 1 / (np.e + 1)])
+    assert got[1].sum() == 0 and got[2].tolist() == [1.0, 0, 0]
+    # user 3 shares no item with anyone: it links uniformly to the 2 most active users (0, then 1)
+    r = np.array([[1, 1, 1, 0], [1, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]], dtype=float)
+    graph = cooccurrence_graph(r, 2).toarray()
+    shared = r @ r.T
+    np.fill_diagonal(shared, 0)
+    top = dense_top_k_rows(shared, 2)
+    expected = np.where(top > 0, np.exp(top), 0)
+    expected = expected / np.maximum(expected.sum(1, keepdims=True), 1e-300)
+    expected[3, [0, 1]] = 0.5
+    np.testing.assert_allclose(graph, expected)
+
+
+def test_mean_similarity_knn_graph_matches_dense() -> None:
+    from alignrec.models.graph import mean_similarity_knn_graph
+
+    rng = np.random.default_rng(9)
+    image, text = rng.normal(size=(19, 4)), rng.normal(size=(19, 6))
+    expected = 0.3 * dense_knn(image, 5, True) / 5 + 0.7 * dense_knn(text, 5, True) / 5
+    np.testing.assert_allclose(mean_similarity_knn_graph({"image": image, "text": text}, 5, 0.3).toarray(),
+                               expected, atol=1e-6)
+
+
 def test_node_contrastive_loss_matches_brute_force() -> None:
     import torch
 
@@ -211,3 +260,21 @@ def test_knn_backend_choice() -> None:
     assert resolve_backend("auto", APPROXIMATE_FROM + 1) == expected
     with pytest.raises(ConfigError, match="kNN backend must be one of"):
         resolve_backend("annoy", 10)
+
+
+def test_orthogonality_loss_matches_brute_force() -> None:
+    import torch
+
+    from alignrec.models.losses import orthogonality_loss
+
+    rng = np.random.default_rng(10)
+    a, b = rng.normal(size=(9, 4)), rng.normal(size=(9, 4))
+
+    def standard(x: np.ndarray) -> np.ndarray:
+        x = x - x.mean(0)
+        return x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-6)
+
+    expected = sum(float(standard(a)[:, i] @ standard(b)[:, j]) ** 2 for i in range(4) for j in range(4)) / 16
+    assert float(orthogonality_loss(torch.tensor(a), torch.tensor(b))) == pytest.approx(expected)
+    same = torch.tensor(a)
+    assert float(orthogonality_loss(same, same)) > float(orthogonality_loss(same, torch.tensor(b)))

@@ -121,3 +121,34 @@ def test_item_words_and_tf_idf() -> None:
     assert counts.toarray().tolist()[1] == [1, 0, 1, 1] and not counts[3].nnz
     weights = tf_idf(counts).toarray()
     assert weights[0, 1] == pytest.approx(np.log(5 / 2))
+
+
+def test_scalar_token_attention_is_torch_attention_over_scalar_tokens() -> None:
+    from alignrec.models.rearm import ScalarTokenAttention
+
+    torch.manual_seed(0)
+    ours = ScalarTokenAttention(dropout=0.0)
+    with torch.no_grad():
+        ours.in_bias.copy_(torch.tensor([0.1, -0.2, 0.3]))
+        ours.out_weight.fill_(0.7)
+        ours.out_bias.fill_(0.05)
+    reference = torch.nn.MultiheadAttention(embed_dim=1, num_heads=1)
+    with torch.no_grad():
+        reference.in_proj_weight.copy_(ours.in_weight.view(3, 1))
+        reference.in_proj_bias.copy_(ours.in_bias)
+        reference.out_proj.weight.fill_(0.7)
+        reference.out_proj.bias.fill_(0.05)
+    query, keys = torch.randn(5, 8), torch.randn(5, 8)  # 5 vectors of 8 scalar tokens
+    expected, _ = reference(query.T.unsqueeze(2), keys.T.unsqueeze(2), keys.T.unsqueeze(2))
+    torch.testing.assert_close(ours(query, keys), expected.squeeze(2).T)
+
+
+def test_lirdrec_copy_schedule() -> None:
+    from alignrec.models.lirdrec import copy_schedule
+
+    w1, weights = 0.9, []
+    for epoch in range(12):  # the authors' update, applied at the start of every epoch after the first
+        if epoch:
+            w1 = w1 * 0.9 ** epoch / (w1 * 0.9 ** epoch + 1 - w1)
+        weights.append(w1)
+    np.testing.assert_allclose([copy_schedule(e, 0.9, 0.9) for e in range(12)], weights)

@@ -9,8 +9,10 @@ from alignrec.models import dgvae as _dgvae  # noqa: F401
 from alignrec.models import freedom as _freedom  # noqa: F401
 from alignrec.models import lattice as _lattice  # noqa: F401
 from alignrec.models import lightgcn as _lightgcn  # noqa: F401
+from alignrec.models import lirdrec as _lirdrec  # noqa: F401
 from alignrec.models import mmhcl as _mmhcl  # noqa: F401
 from alignrec.models import pop as _pop  # noqa: F401
+from alignrec.models import rearm as _rearm  # noqa: F401
 from alignrec.models.base import (
     REGISTRY,
     NoParams,

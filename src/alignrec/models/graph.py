@@ -91,16 +91,82 @@ def cosine_knn_graph(features: np.ndarray, k: int, chunk: int | None = None) -> 
     return sym_normalise(knn_adjacency(features, k, weighted=True, chunk=chunk))
 
 
+def modality_weights(names: list[str], image_weight: float) -> dict[str, float]:
+    """How the modalities' graphs are mixed: ``image_weight`` and ``1 - image_weight`` when the modalities are
+    exactly image and text (the authors' setting in FREEDOM, LIRDRec, REARM), equal weights otherwise."""
+    if sorted(names) == ["image", "text"]:
+        return {"image": image_weight, "text": 1.0 - image_weight}
+    return {name: 1.0 / len(names) for name in names}
+
+
 def modality_knn_graph(features: dict[str, np.ndarray], k: int, image_weight: float) -> sp.csr_matrix:
-    """The frozen item-item graph of FREEDOM (and of CM3 and DGVAE): each modality's binary kNN graph normalised
-    ``D^-1/2 A D^-1/2``, summed with weights: ``image_weight`` and ``1 - image_weight`` when the modalities are
-    exactly image and text (the authors' setting), equal weights otherwise."""
-    names = sorted(features)
-    if names == ["image", "text"]:
-        weights = {"image": image_weight, "text": 1.0 - image_weight}
-    else:
-        weights = {name: 1.0 / len(names) for name in names}
-    return sum(weights[name] * sym_normalise(knn_adjacency(features[name], k, weighted=False)) for name in names)
+    """The frozen item-item graph of FREEDOM (and of CM3, DGVAE, LIRDRec): each modality's binary kNN graph
+    normalised ``D^-1/2 A D^-1/2``, summed with :func:`modality_weights`."""
+    weights = modality_weights(list(features), image_weight)
+    return sum(weights[name] * sym_normalise(knn_adjacency(features[name], k, weighted=False))
+               for name in sorted(features))
+
+
+def mean_similarity_knn_graph(features: dict[str, np.ndarray], k: int, image_weight: float) -> sp.csr_matrix:
+    """Each modality's kNN graph weighted by cosine similarity and divided by ``k`` (every row has ``k`` entries:
+    the authors' ``D^-1/2 S D^-1/2`` with degrees counted on the binary kNN mask), summed with
+    :func:`modality_weights` (REARM's modality graphs, for items and for users' interest vectors)."""
+    weights = modality_weights(list(features), image_weight)
+    return sum(weights[name] / k * knn_adjacency(features[name], k, weighted=True) for name in sorted(features))
+
+
+def cooccurrence_top_k(matrix: sp.spmatrix, k: int, block: int = 4096) -> sp.csr_matrix:
+    """Rows of ``M Mᵀ`` (how many columns two rows of the binary ``matrix`` share) without the diagonal, keeping
+    each row's ``k`` largest counts (ties by lower index). Computed in blocks of ``block`` rows, so memory is one
+    block's sparse product plus ``O(n k)``: never the whole ``M Mᵀ``. For users pass ``R``; for items ``Rᵀ``."""
+    m = sp.csr_matrix(matrix, dtype=np.float32)
+    m.data[:] = 1.0
+    n = m.shape[0]
+    rows, cols, vals = [], [], []
+    for start in range(0, n, block):
+        product = (m[start:start + block] @ m.T).tocoo()
+        off = product.row + start != product.col
+        r, c, v = product.row[off], product.col[off], product.data[off]
+        order = np.lexsort((c, -v, r))  # by row, largest count first, then lower column
+        r, c, v = r[order], c[order], v[order]
+        first = np.searchsorted(r, np.arange(product.shape[0]))
+        rank = np.arange(len(r)) - first[r]
+        keep = rank < k
+        rows.append(r[keep] + start)
+        cols.append(c[keep])
+        vals.append(v[keep])
+    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+
+
+def row_softmax(matrix: sp.spmatrix) -> sp.csr_matrix:
+    """Softmax over each row's stored entries (absent entries stay absent, not ``exp(0)``); empty rows stay
+    empty."""
+    m = sp.csr_matrix(matrix, dtype=np.float64, copy=True)
+    counts = np.diff(m.indptr)
+    if m.nnz == 0:
+        return m
+    row = np.repeat(np.arange(m.shape[0]), counts)
+    row_max = np.full(m.shape[0], -np.inf)
+    np.maximum.at(row_max, row, m.data)
+    m.data = np.exp(m.data - row_max[row])
+    sums = np.bincount(row, weights=m.data, minlength=m.shape[0])
+    m.data /= sums[row]
+    return m
+
+
+def cooccurrence_graph(matrix: sp.spmatrix, k: int) -> sp.csr_matrix:
+    """REARM's co-occurrence graph: :func:`cooccurrence_top_k` with each row's counts turned into weights by
+    :func:`row_softmax`; a row with no co-occurring neighbour links uniformly to the ``k`` most active rows
+    (most popular items, most active users), as the authors' code falls back to them."""
+    top = row_softmax(cooccurrence_top_k(matrix, k))
+    empty = np.flatnonzero(np.diff(top.indptr) == 0)
+    if len(empty) == 0:
+        return top.tocsr()
+    activity = np.asarray(sp.csr_matrix(matrix).getnnz(axis=1)).ravel()
+    popular = np.argsort(-activity, kind="stable")[:k]
+    fallback = sp.csr_matrix((np.full(len(empty) * len(popular), 1.0 / len(popular)),
+                              (np.repeat(empty, len(popular)), np.tile(popular, len(empty)))), shape=top.shape)
+    return (top + fallback).tocsr()
 
 
 def hypergraph_item_graph(features: dict[str, np.ndarray], k: int) -> sp.csr_matrix:

@@ -104,3 +104,17 @@ def node_contrastive_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float
         self_term = own[torch.arange(len(rows)), index]
         losses.append(-torch.log(positive / (own.sum(1) + other.sum(1) - self_term)))
     return torch.cat(losses).mean()
+
+
+def orthogonality_loss(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """``‖Âᵀ B̂‖²_F / d²`` with ``Â``, ``B̂`` the ``[B, d]`` batches centred per column, then each row divided by its
+    norm (the norm held constant for the gradient): 0 when the two views' dimensions are uncorrelated over the
+    batch (REARM's orthogonal constraint between two modalities; "Refining Contrastive Learning and Homography
+    Relations for Multi-Modal Recommendation", 2025)."""
+
+    def standardise(x: torch.Tensor) -> torch.Tensor:
+        x = x - x.mean(0, keepdim=True)
+        return x / (x.norm(dim=1, keepdim=True).detach() + eps)
+
+    cross = standardise(a).T @ standardise(b)
+    return cross.pow(2).sum() / (a.shape[1] * b.shape[1])
