@@ -134,3 +134,20 @@ def test_distributed_speed(tmp_path: Path, shared_cache: Path, real_data: RealDa
     rows = json.loads((tmp_path / "ddp.json").read_text())["rows"]
     assert [(r["model"], r["processes"]) for r in rows] == [("bpr", 1), ("bpr", 2)]
     assert all(r["seconds_per_epoch"] > 0 for r in rows)
+
+
+def test_scale_ladder(tmp_path: Path, shared_cache: Path) -> None:
+    pytest.importorskip("pyarrow")
+    pytest.importorskip("matplotlib")
+    common = ["--workdir", str(tmp_path / "ladder"), "--steps", "3", "--batch-size", "256", "--eval-users", "100",
+              "--threads", "1", "--out", str(tmp_path / "ladder-out")]
+    run(shared_cache, str(BENCH / "scale_ladder.py"), "--rung", "400", "300", "6000", "--rung", "800", "300",
+        "12000", *common)
+    result = json.loads((tmp_path / "ladder-out.json").read_text())
+    rows = result["rows"]
+    assert [(r["interactions"], r["model"]) for r in rows] == [(6000, "lightgcn"), (6000, "alignrec"),
+                                                               (12000, "lightgcn"), (12000, "alignrec")]
+    assert all(r["epoch_seconds"] > 0 and r["eval_seconds"] > 0 and not r["epoch_measured"] for r in rows)
+    assert rows[0]["eval_measured_users"] == 100 < rows[0]["test_users"]
+    assert set(result["slopes"]["lightgcn"]) == {"epoch_seconds", "eval_seconds", "peak_rss_mb"}
+    assert (tmp_path / "ladder-out.png").stat().st_size > 0
