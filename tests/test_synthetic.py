@@ -102,3 +102,14 @@ def test_not_parquet_is_named(tmp_path: Path) -> None:
     (folder / "bad.inter.parquet").write_text("userID\titemID\n0\t1\n")
     with pytest.raises(DataError, match="cannot read as Parquet"):
         load_dataset(folder, use_cache=False)
+
+
+def test_cli_writes_and_reads_back(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from alignrec.cli import main
+
+    assert main(["data", "synthetic", str(tmp_path / "syn"), "--users", "300", "--items", "100",
+                 "--interactions", "2000", "--feature-dim", "8"]) == 0
+    assert main(["data", "info", str(tmp_path / "syn"), "--no-cache", "--json"]) == 0
+    assert '"interactions": 2000' in capsys.readouterr().out
+    assert main(["data", "synthetic", str(tmp_path / "syn"), "--users", "300", "--items", "100",
+                 "--interactions", "2000"]) == 2  # the folder exists: an error, nothing overwritten
