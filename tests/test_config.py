@@ -66,3 +66,19 @@ def test_toml_and_json_files_give_the_same_tree(tmp_path: Path) -> None:
 def test_data_config_from_cli_strings() -> None:
     data = build_dataclass(DataConfig, apply_overrides({"path": "x"}, ["rating_threshold=none", "k_core=5"]), "data")
     assert data.rating_threshold is None and data.k_core == 5
+
+
+def test_run_written_before_item_dropping_keeps_its_catalogue(tmp_path: Path) -> None:
+    """A run trained before k-core dropped filtered items from the index was sized by the whole catalogue; its
+    config (no ``keep_filtered_items``) must load that way, and a new config gets the compact index."""
+    from alignrec.runs import rundir
+    from alignrec.runs.config import RunConfig
+
+    raw = RunConfig(data=DataConfig(path=str(tmp_path), k_core=10), model="bpr").to_dict()
+    assert raw["data"]["keep_filtered_items"] is False
+    del raw["data"]["keep_filtered_items"]
+    (tmp_path / rundir.CONFIG).write_text(json.dumps(raw))
+    assert rundir.read_config(tmp_path).data.keep_filtered_items is True
+    raw["data"]["k_core"] = 0
+    (tmp_path / rundir.CONFIG).write_text(json.dumps(raw))
+    assert rundir.read_config(tmp_path).data.keep_filtered_items is False

@@ -6,6 +6,7 @@ import gzip
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -109,9 +110,22 @@ def test_content_follows_the_data_filters(tmp_path: Path) -> None:
     out = tmp_path / "shop"
     import_tables(tmp_path / "items.csv", tmp_path / "inter.csv", out)
     full = load_dataset(DataConfig(path=str(out), cache_dir=str(tmp_path / "c")))
-    filtered = load_dataset(DataConfig(path=str(out), cache_dir=str(tmp_path / "c"), k_core=2))  # item z goes
+    # what the encode step loads: the whole catalogue indexed (its files have a row per catalogue item)
+    filtered = load_dataset(DataConfig(path=str(out), cache_dir=str(tmp_path / "c"), k_core=2,
+                                       keep_filtered_items=True))  # item z loses its interaction
     kept = content_for_dataset(filtered, out).only(filtered.used_items())
     by_id = dict(zip(kept.item_ids, kept.texts))
     assert full.n_items == filtered.n_items == 4 and len(filtered.used_items()) == 3
     assert by_id == {"a": "Red Shoe", "b": "Blue Hat", "c": "Old Coat", "z": ""}
     assert kept.report["items_not_in_data"] == 1
+    # what training loads: the dropped item is not indexed at all, features follow, the split is the same
+    np.save(out / "text_feat.npy", np.arange(8, dtype=np.float32).reshape(4, 2) + 1)
+    for use_cache in (False, True, True):  # built, built and cached, read from the cache
+        compact = load_dataset(DataConfig(path=str(out), cache_dir=str(tmp_path / "c2"), k_core=2),
+                               use_cache=use_cache)
+        assert compact.n_items == 3 and compact.item_ids.tolist() == ["a", "b", "c"]
+        assert compact.report["items_dropped_by_k_core"] == 1
+        np.testing.assert_array_equal(compact.features["text"], [[1, 2], [3, 4], [5, 6]])
+        assert compact.item_text == ["Red Shoe", "Blue Hat", "Old Coat"]
+        assert compact.split_fingerprint() == filtered.split_fingerprint()
+        assert compact.train[:, 1].max() < 3

@@ -16,6 +16,7 @@ import pytest
 from alignrec.cli import main
 from alignrec.config import RuntimeOptions, to_dict
 from alignrec.errors import ConfigError
+from alignrec.runs.load import load_run
 from alignrec.runs.pipeline import PipelineConfig, run_pipeline
 from alignrec.runs.quickstart import quickstart_pipeline
 from tests.conftest import POSTERS
@@ -104,3 +105,23 @@ def test_quickstart_config_is_a_valid_pipeline_config(tmp_path: Path) -> None:
     assert loaded == config
     assert loaded.model == "alignrec" and loaded.baselines == ["lightgcn"]
     assert loaded.content.text == "minilm" and loaded.train.min_epochs == 50
+
+
+def test_pipeline_with_k_core_drops_items_from_the_index_not_from_the_files(tmp_path: Path, movielens: Path) -> None:
+    data = _slice(movielens, tmp_path / "slice")
+    config = {
+        "workdir": str(tmp_path / "work"),
+        "data": {"path": str(data), "split": "random", "rating_threshold": 4, "k_core": 5,
+                 "cache_dir": str(tmp_path / "cache")},
+        "content": {"text": "minilm"},
+        "pretrain": {"epochs": 2, "width": 32, "out_dim": 16},  # selected on validation: its card holds the split
+        "train": {"epochs": 2, "batch_size": 512}, "topk": [10],
+    }
+    summary = run_pipeline(PipelineConfig.from_dict(config), QUIET, log=lambda *_: None)
+    folder = tmp_path / "work" / "dataset"
+    assert np.load(folder / "unified_feat.npy").shape == (40, 16)  # a row per catalogue item
+    dataset = load_run(tmp_path / "work" / "run").dataset
+    dropped = dataset.report["items_dropped_by_k_core"]
+    assert dropped > 0 and dataset.n_items == 40 - dropped
+    assert dataset.features["unified"].shape == (dataset.n_items, 16)
+    assert np.isfinite(summary["stage2"]["test"]["recall@10"])

@@ -40,7 +40,10 @@ class DataConfig:
     selection) made on a different split, which is otherwise an error. ``removal`` names a removal file
     (:mod:`alignrec.data.removal`) applied after the split: what a forget request took out.
     ``keep_duplicates`` keeps repeated (user, item) rows (as the MMRec toolbox does; graphs still count such a
-    pair once) instead of removing all but the first.
+    pair once) instead of removing all but the first. ``k_core`` filtering drops the items it leaves without any
+    interaction from the item index (models are sized by what is kept; the files keep every catalogue row);
+    ``keep_filtered_items`` keeps them (indexed, never interacted with), as steps that write per-item files for
+    the whole catalogue (encode, pretrain) need.
     """
 
     path: str = ""
@@ -57,6 +60,7 @@ class DataConfig:
     allow_split_mismatch: bool = False
     removal: str | None = None
     keep_duplicates: bool = False
+    keep_filtered_items: bool = False
 
     def __post_init__(self) -> None:
         if self.path:  # absolute, so that a run directory can be evaluated from any working directory

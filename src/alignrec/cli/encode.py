@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.resolve() != Path(data.path).resolve():
         derive_folder(data.path, out, skip_features=("unified", *encoders))
-    dataset = load_dataset(dataclasses.replace(data, features=[]), use_cache=False)
+    dataset = load_dataset(dataclasses.replace(data, features=[], keep_filtered_items=True), use_cache=False)
     items = content_for_dataset(dataset, data.path, content.image_dir, content.image_pattern)
     if not args.all_items:
         items = items.only(dataset.used_items())

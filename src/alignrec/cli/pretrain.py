@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         derive_folder(data.path, out)
     modalities = data.features or sorted(p.name[: -len(FEATURE_SUFFIX)] for p in Path(data.path).glob(
         f"*{FEATURE_SUFFIX}") if p.name != f"{UNIFIED}{FEATURE_SUFFIX}")  # an old unified feature is not an input
-    dataset = load_dataset(dataclasses.replace(data, features=modalities))
+    dataset = load_dataset(dataclasses.replace(data, features=modalities, keep_filtered_items=True))
     target = pretrain_dataset(dataset, config, out, Path(args.log_dir) if args.log_dir else out / "pretrain",
                               data, runtime.progress)
     print(f"unified feature: {target}")

@@ -18,7 +18,7 @@ from alignrec.data.dataset import Dataset, build_dataset
 from alignrec.errors import DataError
 from alignrec.io import atomic_path, file_stamps, fingerprint, read_json, write_json
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 
 def default_cache_dir() -> Path:
@@ -70,6 +70,9 @@ def _write_entry(dataset: Dataset, manifest_path: Path, arrays_path: Path, key: 
         arrays[f"feature__{name}"] = matrix
     if dataset.item_text is not None:
         arrays["item_text"] = np.asarray(dataset.item_text, dtype=str)
+    if dataset.catalogue_rows is not None:
+        arrays["catalogue_ids"] = np.asarray(dataset.catalogue_ids).astype(str)
+        arrays["catalogue_rows"] = dataset.catalogue_rows
     with atomic_path(arrays_path) as tmp:
         with open(tmp, "wb") as handle:
             np.savez(handle, **arrays)
@@ -93,4 +96,6 @@ def _read_entry(manifest_path: Path, arrays_path: Path) -> Dataset:
             user_ids=arrays["user_ids"], item_ids=arrays["item_ids"], features=features,
             item_text=text, report={**manifest["report"], "from_cache": True},
             removed_users=arrays["removed_users"], removed_items=arrays["removed_items"],
+            catalogue_ids=arrays["catalogue_ids"] if "catalogue_ids" in arrays.files else None,
+            catalogue_rows=arrays["catalogue_rows"] if "catalogue_rows" in arrays.files else None,
         )

@@ -42,6 +42,9 @@ class Dataset:
     ``removed_users`` / ``removed_items`` (indices) were taken out by a removal request
     (:mod:`alignrec.data.removal`): they keep their index but have no interactions, and removed items are
     never ranked.
+    ``catalogue_ids`` / ``catalogue_rows``: set when k-core filtering dropped items from the index (see
+    ``DataConfig.keep_filtered_items``): the raw IDs of the folder's whole catalogue, whose rows the feature files
+    follow, and the catalogue row of each item here.
     """
 
     name: str
@@ -57,6 +60,8 @@ class Dataset:
     report: dict[str, Any] = field(default_factory=dict)
     removed_users: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     removed_items: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    catalogue_ids: np.ndarray | None = None
+    catalogue_rows: np.ndarray | None = None
 
     def matrix(self, part: str = "train") -> sp.csr_matrix:
         """Binary ``[n_users, n_items]`` CSR matrix of one split."""
@@ -98,9 +103,18 @@ class Dataset:
 
     def split_fingerprint(self) -> str:
         """A hash of which (user, item) pairs are in train, valid and test: equal exactly when two loads put the
-        same interactions in the same splits, whatever folder, seed or filter produced them."""
-        return array_fingerprint(self.user_ids.astype(str), self.item_ids.astype(str), self.train, self.valid,
-                                 self.test)
+        same interactions in the same splits, whatever folder, seed or filter produced them. Items are counted by
+        their catalogue row, so a load that dropped filtered items from the index has the same fingerprint."""
+        if self.catalogue_rows is None:
+            return array_fingerprint(self.user_ids.astype(str), self.item_ids.astype(str), self.train, self.valid,
+                                     self.test)
+        rows = self.catalogue_rows
+
+        def in_catalogue(pairs: np.ndarray) -> np.ndarray:
+            return np.stack([pairs[:, 0], rows[pairs[:, 1]]], axis=1) if len(pairs) else pairs
+
+        return array_fingerprint(self.user_ids.astype(str), np.asarray(self.catalogue_ids).astype(str),
+                                 in_catalogue(self.train), in_catalogue(self.valid), in_catalogue(self.test))
 
     def split_card(self, config: DataConfig) -> dict[str, Any]:
         """The split's fingerprint and the settings that made it, for records of work that read the split."""
@@ -266,9 +280,30 @@ def build_dataset(config: DataConfig) -> Dataset:
         report=report,
     )
     _attach_content(dataset, folder, fmt, config)
+    if config.k_core > 1 and not config.keep_filtered_items:
+        _drop_unused_items(dataset)
     if config.removal:
         apply_removal(dataset, Removal.load(config.removal), config.removal)
     return dataset
+
+
+def _drop_unused_items(dataset: Dataset) -> None:
+    """Re-index ``dataset`` in place to the items with an interaction in some split, so that models and their
+    optimisers are sized by what the filters kept, not by the catalogue (Book-Crossing: 13,670 of 341,761)."""
+    used = dataset.used_items()
+    dataset.report["items_dropped_by_k_core"] = dataset.n_items - len(used)
+    if len(used) == dataset.n_items:
+        return
+    new_index = np.full(dataset.n_items, -1, dtype=np.int64)
+    new_index[used] = np.arange(len(used))
+    for part in ("train", "valid", "test"):
+        pairs = getattr(dataset, part)
+        setattr(dataset, part, np.stack([pairs[:, 0], new_index[pairs[:, 1]]], axis=1))
+    dataset.catalogue_ids, dataset.catalogue_rows = dataset.item_ids, used
+    dataset.item_ids, dataset.n_items = dataset.item_ids[used], len(used)
+    dataset.features = {name: np.ascontiguousarray(matrix[used]) for name, matrix in dataset.features.items()}
+    if dataset.item_text is not None:
+        dataset.item_text = [dataset.item_text[i] for i in used]
 
 
 def apply_removal(dataset: Dataset, removal: Removal, source: str = "the removal request") -> None:

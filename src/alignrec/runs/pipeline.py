@@ -135,7 +135,7 @@ def _encode_step(content: ContentConfig, data: DataConfig, folder: Path, work: P
     encoders = content.encoders()
     if not encoders:
         return
-    dataset = load_dataset(dataclasses.replace(data, features=[]), use_cache=False)
+    dataset = load_dataset(dataclasses.replace(data, features=[], keep_filtered_items=True), use_cache=False)
     items = content_for_dataset(dataset, folder, content.image_dir, content.image_pattern).only(dataset.used_items())
     images = [p for p in items.images if p is not None and p.is_file()]
     print_ = fingerprint(encoders, items.item_ids, items.texts, [str(p) for p in items.images], file_stamps(images))
@@ -162,7 +162,8 @@ def _pretrain_step(cfg: PretrainConfig, data: DataConfig, folder: Path, work: Pa
     if not inputs:
         log("pretrain: skipped (the dataset has no modality features)")
         return
-    dataset = load_dataset(dataclasses.replace(data, features=[p.name[: -len(FEATURE_SUFFIX)] for p in inputs]))
+    dataset = load_dataset(dataclasses.replace(data, features=[p.name[: -len(FEATURE_SUFFIX)] for p in inputs],
+                                               keep_filtered_items=True))  # the unified file has every catalogue row
     split = dataset.split_fingerprint() if cfg.uses_interactions else None  # the same record the feature card keeps
     print_ = fingerprint(dataclasses.asdict(cfg), split, file_stamps(inputs))
     target = folder / f"unified{FEATURE_SUFFIX}"

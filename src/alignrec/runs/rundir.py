@@ -55,7 +55,12 @@ def read_config(run_dir: Path) -> RunConfig:
     path = Path(run_dir) / CONFIG
     if not path.is_file():
         raise RunDirError(f"{run_dir}: not a run directory (no {CONFIG})")
-    return RunConfig.load(path)
+    config = RunConfig.load(path)
+    data = read_json(path).get("data", {})
+    if config.data.k_core > 1 and "keep_filtered_items" not in data:
+        # written before k-core dropped filtered items from the index: its model is sized by the whole catalogue
+        config.data.keep_filtered_items = True
+    return config
 
 
 def read_metrics(run_dir: Path) -> dict[str, Any]:
