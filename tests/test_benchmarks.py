@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, SCI, RealData, require
+from tests.conftest import BX, ROOT, SCI, RealData, require
 
 BENCH = ROOT / "benchmarks"
 
@@ -151,3 +151,14 @@ def test_scale_ladder(tmp_path: Path, shared_cache: Path) -> None:
     assert rows[0]["eval_measured_users"] == 100 < rows[0]["test_users"]
     assert set(result["slopes"]["lightgcn"]) == {"epoch_seconds", "eval_seconds", "peak_rss_mb"}
     assert (tmp_path / "ladder-out.png").stat().st_size > 0
+
+
+def test_book_crossing(tmp_path: Path, shared_cache: Path) -> None:
+    source = require(BX)
+    run(shared_cache, str(BENCH / "book_crossing.py"), str(source), "--workdir", str(tmp_path / "bx"),
+        "--max-ratings", "30000", "--k-core", "5", "--epochs", "1", "--min-epochs", "0", "--pretrain-epochs", "1",
+        "--threads", "1", "--out", str(tmp_path / "bx-out"))
+    result = json.loads((tmp_path / "bx-out.json").read_text())
+    assert result["items_dropped_by_k_core"] > 0 and result["dataset"]["items"] > 0
+    assert all(result["seconds"][step] > 0 for step in ("import", "encode", "pretrain", "train"))
+    assert 0 <= result["test"]["recall@20"] <= 1 and result["epochs_run"] == 1

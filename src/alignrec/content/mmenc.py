@@ -22,7 +22,7 @@ class MMEnc(nn.Module):
         super().__init__()
         if fusion not in ("transformer", "mlp"):
             raise ValueError(f"fusion must be 'transformer' or 'mlp', got {fusion!r}")
-        self.dims, self.fusion_kind = list(dims), fusion
+        self.dims, self.fusion_kind, self.out_dim = list(dims), fusion, out_dim
         self.project = nn.ModuleList([nn.Sequential(nn.LayerNorm(d), nn.Linear(d, width)) for d in dims])
         self.modality = nn.Parameter(torch.randn(len(dims), width) * 0.02)
         self.cls = nn.Parameter(torch.randn(width) * 0.02)

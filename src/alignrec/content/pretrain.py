@@ -194,15 +194,15 @@ class _Objective:
 
 
 def encode_all(model: MMEnc, xs: list[torch.Tensor], present: torch.Tensor, batch_size: int = 1024) -> np.ndarray:
-    """Unified features of every item; items with no modality at all get a zero row."""
+    """Unified features of every item; items with no modality at all get a zero row (and are not encoded: on a
+    filtered catalogue most rows are such, e.g. Book-Crossing 10-core encodes 13,670 of 341,761)."""
     model.eval()
-    out = []
+    rows = torch.from_numpy(np.flatnonzero(present.any(1).numpy()))
+    unified = np.zeros((len(present), model.out_dim), dtype=np.float32)
     with torch.no_grad():
-        for start in range(0, len(present), batch_size):
-            sl = slice(start, start + batch_size)
-            out.append(model([x[sl] for x in xs], present[sl]).numpy())
-    unified = np.concatenate(out).astype(np.float32)
-    unified[~present.any(1).numpy()] = 0.0
+        for start in range(0, len(rows), batch_size):
+            idx = rows[start:start + batch_size]
+            unified[idx.numpy()] = model([x[idx] for x in xs], present[idx]).numpy()
     return unified
 
 
