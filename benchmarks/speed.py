@@ -43,7 +43,8 @@ def measure(data: str, model: str, epochs: int, evals: int, threads: int) -> dic
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data")
-    parser.add_argument("--models", nargs="+", default=["pop", "bpr", "lightgcn", "alignrec"])
+    parser.add_argument("--models", nargs="+", default=["pop", "bpr", "lightgcn", "alignrec"],
+                        help="registry names (benchmarks/run_performance.sh passes every model)")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--evals", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
