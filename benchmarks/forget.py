@@ -120,7 +120,8 @@ def main() -> None:
 
     def record(row: dict[str, Any]) -> None:
         rows.append(row)
-        write_json(out_json, {"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows})
+        settings = {k: str(v) for k, v in vars(args).items() if k not in ("data_root", "workdir", "encode_cache")}
+        write_json(out_json, {"args": settings, "rows": rows})  # no machine paths in a committed results file
         print(json.dumps({k: row[k] for k in ("dataset", "model", "request", "method", "seed", "seconds")}
                          | {k: round(v, 4) for k, v in row["verification"].items()}), flush=True)
 
