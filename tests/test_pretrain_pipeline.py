@@ -107,7 +107,18 @@ def test_quickstart_config_is_a_valid_pipeline_config(tmp_path: Path) -> None:
     assert loaded.content.text == "minilm" and loaded.train.min_epochs == 50
 
 
-def test_pipeline_with_k_core_drops_items_from_the_index_not_from_the_files(tmp_path: Path, movielens: Path) -> None:
+def test_pipeline_with_k_core_drops_items_from_the_index_not_from_the_files(
+        tmp_path: Path, movielens: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import alignrec.content.pretrain as pretrain_module
+
+    ranked_items: list[int] = []  # how many items pre-training's validation selection ranks
+    real_zero_shot = pretrain_module.zero_shot
+
+    def counting_zero_shot(features: np.ndarray, dataset: object, *args: object, **kwargs: object) -> object:
+        ranked_items.append(features.shape[0])
+        return real_zero_shot(features, dataset, *args, **kwargs)
+
+    monkeypatch.setattr(pretrain_module, "zero_shot", counting_zero_shot)
     data = _slice(movielens, tmp_path / "slice")
     config = {
         "workdir": str(tmp_path / "work"),
@@ -124,4 +135,5 @@ def test_pipeline_with_k_core_drops_items_from_the_index_not_from_the_files(tmp_
     dropped = dataset.report["items_dropped_by_k_core"]
     assert dropped > 0 and dataset.n_items == 40 - dropped
     assert dataset.features["unified"].shape == (dataset.n_items, 16)
+    assert ranked_items and set(ranked_items) == {dataset.n_items}  # selection ranked what training ranks
     assert np.isfinite(summary["stage2"]["test"]["recall@10"])

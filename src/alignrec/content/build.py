@@ -22,7 +22,7 @@ from alignrec.content.encode import encode_images_cached, encode_texts_cached
 from alignrec.content.importers import ItemContent
 from alignrec.content.pretrain import PretrainConfig, PretrainResult, pretrain
 from alignrec.content.registry import build_encoder, encoder_kind
-from alignrec.data.dataset import CARD_SUFFIX, FEATURE_SUFFIX, Dataset
+from alignrec.data.dataset import CARD_SUFFIX, FEATURE_SUFFIX, Dataset, without_unused_items
 from alignrec.errors import ConfigError
 from alignrec.io import atomic_path, write_json, write_text
 
@@ -146,7 +146,10 @@ def pretrain_dataset(dataset: Dataset, config: PretrainConfig, feature_dir: str 
 
     ``data_config`` is how ``dataset`` was loaded: its split is recorded with the feature."""
     features = modality_features(dataset)
-    result = pretrain(features, config, dataset if config.uses_interactions else None, progress)
+    selection = None
+    if config.uses_interactions and data_config.k_core > 1 and not data_config.keep_filtered_items:
+        selection = without_unused_items(dataset)  # what training will index (k-core drops the rest)
+    result = pretrain(features, config, dataset if config.uses_interactions else None, progress, selection)
     return write_pretrain_outputs(result, feature_dir, log_dir, {"dataset": dataset.name,
                                                                 "modalities": sorted(features)},
                                   dataset.split_card(data_config))

@@ -207,10 +207,13 @@ def encode_all(model: MMEnc, xs: list[torch.Tensor], present: torch.Tensor, batc
 
 
 def pretrain(features: dict[str, np.ndarray], config: PretrainConfig | None = None, dataset: Dataset | None = None,
-             progress: bool = True) -> PretrainResult:
+             progress: bool = True, selection: Dataset | None = None) -> PretrainResult:
     """Train MMEnc on ``features`` (name -> ``[n_items, d]``, zero row = missing) and return the unified features.
 
-    ``dataset`` is needed for ``collaborative=True`` (training split only) and ``select="valid"``.
+    ``dataset`` is needed for ``collaborative=True`` (training split only) and ``select="valid"``. ``selection``
+    (default ``dataset``) is the item index the validation ranking uses: a copy without the items the data
+    filters dropped (:func:`alignrec.data.dataset.without_unused_items`), so that selection ranks what training
+    will rank, and does not spend its time on catalogue rows nobody interacted with.
     """
     cfg = config or PretrainConfig()
     if cfg.select == "auto":
@@ -241,7 +244,7 @@ def pretrain(features: dict[str, np.ndarray], config: PretrainConfig | None = No
         return optimise_batches(batches, lambda idx: objective(idx, rng), optimizer, epoch, len)
 
     def select(epoch: int, row: dict[str, Any]) -> float:
-        return _selection_score(model, objective, xs, present, hold, cfg, dataset, row)
+        return _selection_score(model, objective, xs, present, hold, cfg, selection or dataset, row)
 
     def keep_best(state: LoopState, improved: bool) -> None:
         nonlocal best_state
@@ -261,7 +264,10 @@ def _selection_score(model: MMEnc, objective: _Objective, xs: list[torch.Tensor]
     """Higher is better: minus the held-out loss, or zero-shot Recall@20 on the VALIDATION split."""
     model.eval()
     if cfg.select == "valid" and dataset is not None:
-        metrics = zero_shot(encode_all(model, xs, present), dataset, part="valid", ks=(20,))
+        unified = encode_all(model, xs, present)
+        if dataset.catalogue_rows is not None:
+            unified = unified[dataset.catalogue_rows]
+        metrics = zero_shot(unified, dataset, part="valid", ks=(20,))
         row["valid_recall@20"] = metrics["recall@20"]
         return float(metrics["recall@20"])
     if len(hold) < 2:

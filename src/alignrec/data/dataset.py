@@ -287,6 +287,14 @@ def build_dataset(config: DataConfig) -> Dataset:
     return dataset
 
 
+def without_unused_items(dataset: Dataset) -> Dataset:
+    """A copy of ``dataset`` indexed by the items with an interaction in some split only (``catalogue_rows`` then
+    maps its items to ``dataset``'s); ``dataset`` itself is left as it is."""
+    copy = replace(dataset, features=dict(dataset.features), report=dict(dataset.report))
+    _drop_unused_items(copy)
+    return copy
+
+
 def _drop_unused_items(dataset: Dataset) -> None:
     """Re-index ``dataset`` in place to the items with an interaction in some split, so that models and their
     optimisers are sized by what the filters kept, not by the catalogue (Book-Crossing: 13,670 of 341,761)."""
