@@ -106,7 +106,7 @@ def slopes(rows: list[dict[str, Any]], model: str) -> dict[str, float]:
         return {}
     x = np.log([r["interactions"] for r in mine])
     return {key: float(np.polyfit(x, np.log([r[key] for r in mine]), 1)[0])
-            for key in ("epoch_seconds", "eval_seconds", "peak_rss_mb")}
+            for key in ("epoch_seconds", "step_seconds_median", "eval_seconds", "peak_rss_mb")}
 
 
 def markdown(rows: list[dict[str, Any]], models: list[str]) -> str:
@@ -124,7 +124,9 @@ def markdown(rows: list[dict[str, Any]], models: list[str]) -> str:
     for model in models:
         fitted = slopes(rows, model)
         if fitted:
-            lines.append(f"- {model}: epoch {fitted['epoch_seconds']:.2f}, evaluation {fitted['eval_seconds']:.2f}, "
+            lines.append(f"- {model}: epoch {fitted['epoch_seconds']:.2f} (one optimiser step "
+                         f"{fitted['step_seconds_median']:.2f}: every step propagates the whole graph, and an epoch "
+                         f"has as many steps as interactions / batch), evaluation {fitted['eval_seconds']:.2f}, "
                          f"peak memory {fitted['peak_rss_mb']:.2f}")
     return "\n".join(lines) + "\n"
 
@@ -163,6 +165,7 @@ def main() -> None:
     parser.add_argument("--eval-batch", type=int, default=2048)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", required=True, help="output path without suffix; writes .json, .md and .png")
+    parser.add_argument("--render", action="store_true", help="only re-write OUT.md and OUT.png from OUT.json")
     parser.add_argument("--child-data", help=argparse.SUPPRESS)
     parser.add_argument("--child-model", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -171,7 +174,15 @@ def main() -> None:
         return
 
     from alignrec.data.synthetic import SyntheticSpec, write_synthetic
-    from alignrec.io import write_json, write_text
+    from alignrec.io import read_json, write_json, write_text
+
+    if args.render:
+        saved = read_json(args.out + ".json")
+        models = list(dict.fromkeys(r["model"] for r in saved["rows"]))
+        write_json(args.out + ".json", {**saved, "slopes": {m: slopes(saved["rows"], m) for m in models}})
+        write_text(args.out + ".md", markdown(saved["rows"], models))
+        plot(saved["rows"], models, Path(args.out + ".png"))
+        return
 
     rows: list[dict[str, Any]] = []
     for users, items, interactions in args.rung or RUNGS[: args.rungs]:
