@@ -149,7 +149,7 @@ def test_scale_ladder(tmp_path: Path, shared_cache: Path) -> None:
                                                                (12000, "lightgcn"), (12000, "alignrec")]
     assert all(r["epoch_seconds"] > 0 and r["eval_seconds"] > 0 and not r["epoch_measured"] for r in rows)
     assert rows[0]["eval_measured_users"] == 100 < rows[0]["test_users"]
-    assert set(result["slopes"]["lightgcn"]) == {"epoch_seconds", "eval_seconds", "peak_rss_mb"}
+    assert set(result["slopes"]["lightgcn"]) == {"epoch_seconds", "step_seconds_median", "eval_seconds", "peak_rss_mb"}
     assert (tmp_path / "ladder-out.png").stat().st_size > 0
 
 
