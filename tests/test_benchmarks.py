@@ -151,6 +151,9 @@ def test_scale_ladder(tmp_path: Path, shared_cache: Path) -> None:
     assert rows[0]["eval_measured_users"] == 100 < rows[0]["test_users"]
     assert set(result["slopes"]["lightgcn"]) == {"epoch_seconds", "step_seconds_median", "eval_seconds", "peak_rss_mb"}
     assert (tmp_path / "ladder-out.png").stat().st_size > 0
+    (tmp_path / "ladder-out.md").unlink()
+    run(shared_cache, str(BENCH / "scale_ladder.py"), "--render", *common)  # from the results file alone
+    assert "Log-log slope" in (tmp_path / "ladder-out.md").read_text()
 
 
 def test_book_crossing(tmp_path: Path, shared_cache: Path) -> None:
