@@ -15,7 +15,7 @@ process of its own, which reports:
 * ``peak_rss_mb``: the process's peak resident memory.
 
 The log-log slope of each time against interactions is fitted over the rungs. Writes ``OUT.json``, ``OUT.md`` and
-``OUT.png``. Example::
+``OUT.png`` (the plot is not committed: ``--render`` re-draws it from ``OUT.json``). Example::
 
     python benchmarks/scale_ladder.py --workdir /tmp/ladder --threads 2 --out benchmarks/results/scale-ladder
 """
@@ -44,6 +44,7 @@ def rung_name(users: int, items: int, interactions: int) -> str:
 
 
 def child(args: argparse.Namespace) -> dict[str, Any]:
+    import scipy.sparse as sp
     import torch
 
     from alignrec.data import load_dataset
@@ -83,8 +84,6 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     measured = np.random.default_rng(1).choice(test_users, min(args.eval_users, len(test_users)), replace=False)
     keep = np.zeros(truth.shape[0])
     keep[measured] = 1.0
-    import scipy.sparse as sp
-
     sampled_truth = sp.diags(keep) @ truth
     sampled_truth.eliminate_zeros()
     t0 = time.perf_counter()
