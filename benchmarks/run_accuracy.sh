@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${ALIGNREC_BENCH_DIR:-/tmp/alignrec-bench}
 THREADS=${THREADS:-2}
-SEEDS=${SEEDS:-1 2 3}
+SEEDS=${SEEDS:-1 2 3 4 999}
 MODELS=${MODELS:-bpr lightgcn alignrec}
 OUT_DIR=${OUT_DIR:-benchmarks/results}
 EXTRA=${EXTRA:-}

@@ -55,7 +55,7 @@ def test_min_epochs_honoured_when_validation_stops_improving(tiny_folder: Path) 
     data = DataConfig(path=str(tiny_folder))
     # A learning rate this small leaves the validation metric where epoch 0 put it: it never improves again.
     frozen = dict(model="bpr", data=data)
-    early = train(RunConfig(**frozen, train=TrainConfig(epochs=30, patience=1, lr=1e-12)), runtime=QUIET)
+    early = train(RunConfig(**frozen, train=TrainConfig(epochs=30, patience=1, min_epochs=0, lr=1e-12)), runtime=QUIET)
     assert len(early.history) == 2  # without a floor it stops at the first epoch without a gain
     floored = train(RunConfig(**frozen, train=TrainConfig(epochs=30, patience=1, min_epochs=10, lr=1e-12)),
                     runtime=QUIET)

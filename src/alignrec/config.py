@@ -85,7 +85,9 @@ class TrainConfig:
     """Optimisation and early stopping: part of what defines an experiment. Early stopping reads validation only.
 
     Training stops after ``patience`` epochs without a better validation metric, but never before
-    ``min_epochs`` epochs (some models sit on an early plateau longer than the patience).
+    ``min_epochs`` epochs: the validation curves of these models often peak early, dip and climb again, and
+    patience alone stops some seeds on that early peak. ``min_epochs = 50`` with ``patience = 20`` is the
+    project's one stopping rule for every model (README, "Results").
     """
 
     epochs: int = 1000
@@ -94,7 +96,7 @@ class TrainConfig:
     lr_decay: float = 0.96
     lr_decay_every: int = 50
     patience: int = 20
-    min_epochs: int = 0
+    min_epochs: int = 50
     valid_metric: str = "recall@20"
     seed: int = 2024
     eval_batch_size: int = 2048

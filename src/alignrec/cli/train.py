@@ -56,7 +56,7 @@ def add_run_config_args(p: argparse.ArgumentParser) -> None:
     t.add_argument("--batch-size", type=int)
     t.add_argument("--lr", type=float)
     t.add_argument("--patience", type=int, help="stop after this many epochs without validation gain (default 20)")
-    t.add_argument("--min-epochs", type=int, help="never stop before this many epochs (default 0)")
+    t.add_argument("--min-epochs", type=int, help="never stop before this many epochs (default 50)")
     t.add_argument("--valid-metric", help="early-stopping metric on the validation split (default recall@20)")
     t.add_argument("--seed", type=int)
 
