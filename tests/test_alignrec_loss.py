@@ -91,3 +91,19 @@ def test_loss_and_gradients_match_dense_formulas(knn_k: int, sim_target: str) ->
     assert ours.item() == pytest.approx(reference.item(), abs=1e-5)
     for (name, _), g, rg in zip(model.named_parameters(), grads, ref_grads):
         assert torch.allclose(g, rg, atol=1e-5), name
+
+
+def test_bf16_contrastive_products_stay_close_to_float32() -> None:
+    ds = tiny_dataset()
+    users, pos, neg = torch.tensor([0, 1, 2, 3, 1]), torch.tensor([1, 2, 0, 4, 5]), torch.tensor([3, 0, 1, 0, 4])
+    results = []
+    for bf16 in (False, True):
+        torch.manual_seed(0)
+        model = AlignRec(ds, AlignRecParams(embedding_dim=8, align_weight=1.0, contrastive_bf16=bf16))
+        align = model.loss(users, pos, neg)["align"]
+        results.append((align, torch.autograd.grad(align, [model.user_emb.weight, model.item_emb.weight])))
+    (exact, exact_grads), (low, low_grads) = results
+    assert low.item() == pytest.approx(exact.item(), rel=1e-2)
+    for g, lg in zip(exact_grads, low_grads):
+        assert torch.nn.functional.cosine_similarity(g.flatten(), lg.flatten(), dim=0) > 0.99
+        assert not torch.equal(g, lg)  # the option really changes the arithmetic

@@ -50,6 +50,7 @@ class AlignRecParams:
     feature_layernorm: bool = False
     train_features: bool = True
     sim_target: str = "fixed"
+    contrastive_bf16: bool = False
 
     def __post_init__(self) -> None:
         if self.sim_target not in ("fixed", "trainable"):
@@ -133,8 +134,8 @@ class AlignRec(Recommender):
         reg = p.reg_weight * l2_reg(u, i_pos, i_neg)
         ui_cos = p.ui_cos_weight * (1 - nn.functional.cosine_similarity(u, i_pos, dim=1).mean())
         align = p.align_weight * (
-            info_nce(out.item_content[pos], out.item_id[pos], p.temperature)
-            + info_nce(out.user_content[users], out.user_id[users], p.temperature)
+            info_nce(out.item_content[pos], out.item_id[pos], p.temperature, p.contrastive_bf16)
+            + info_nce(out.user_content[users], out.user_id[users], p.temperature, p.contrastive_bf16)
         )
         h = out.item_content[pos]
         if p.sim_target == "trainable":  # the authors' code: the target follows the trained feature copy
