@@ -16,7 +16,7 @@ a benchmark config (TOML):
   [[datasets]]
   name = "amazon-scientific"
   data = {path = "../shared/data/amazon-scientific"}
-  train = {min_epochs = 50}
+  models = ["bpr", "alignrec"]   # optional: this dataset's own model list
 Finished runs are kept: run the same command again to resume.
 """
 
@@ -28,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="folder for runs/, leaderboard.{md,csv,json,html}")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override a config field")
     p.add_argument("--threads", type=int, help="torch threads of each run")
+    p.add_argument("--finished-only", action="store_true",
+                   help="run nothing: write the leaderboard from the runs that have finished")
     p.set_defaults(func=run)
 
 
@@ -38,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     config = BenchmarkConfig.load(args.config, args.set)
     if args.threads:
         config.threads = args.threads
-    rows = run_benchmark(config, args.out)
+    rows = run_benchmark(config, args.out, finished_only=args.finished_only)
     write_text(Path(args.out) / "leaderboard.html", render(leaderboard(rows)))
     print((Path(args.out) / "leaderboard.md").read_text())
     return 0

@@ -35,15 +35,19 @@ METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 
 @dataclass
 class BenchmarkDataset:
-    """One dataset of a benchmark: a name, its ``data`` section and ``train`` overrides (e.g. ``min_epochs``)."""
+    """One dataset of a benchmark: a name, its ``data`` section, ``train`` overrides (e.g. ``min_epochs``) and,
+    optionally, its own ``models`` list instead of the benchmark's."""
 
     name: str = ""
     data: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
+    models: list[str] | None = None
 
     def __post_init__(self) -> None:
         if not self.name or "path" not in self.data:
             raise ConfigError("each benchmark dataset needs a name and data.path")
+        for name in self.models or []:
+            model_class(name)
 
 
 @dataclass
@@ -92,20 +96,27 @@ def run_one(config: RunConfig, run_dir: Path, threads: int | None) -> dict[str, 
     return metrics
 
 
-def run_benchmark(cfg: BenchmarkConfig, out_dir: str | Path, log: Any = print) -> list[dict[str, Any]]:
-    """Run what is not finished yet; write the leaderboard; return one row per run."""
+def run_benchmark(cfg: BenchmarkConfig, out_dir: str | Path, log: Any = print,
+                  finished_only: bool = False) -> list[dict[str, Any]]:
+    """Run what is not finished yet (or, with ``finished_only``, skip it); write the leaderboard; return one row
+    per finished run."""
     out = Path(out_dir)
     rows = []
     for dataset in cfg.datasets:
-        for model in cfg.models:
+        for model in dataset.models or cfg.models:
             for seed in cfg.seeds:
                 run_dir = out / "runs" / dataset.name / model / f"seed-{seed}"
                 done = run_dir / "benchmark.json"
+                if finished_only and not done.is_file():
+                    log(f"{dataset.name} {model} seed {seed}: not finished, left out")
+                    continue
                 metrics = read_json(done) if done.is_file() else run_one(
                     run_config(cfg, dataset, model, seed), run_dir, cfg.threads)
                 rows.append({"dataset": dataset.name, "model": model, "seed": seed, **metrics})
                 log(f"{dataset.name} {model} seed {seed}: test recall@20 {metrics['test']['recall@20']:.4f} "
                     f"(best epoch {metrics['best_epoch']})")
+    if not rows:
+        raise ConfigError(f"no finished runs under {out / 'runs'} for this benchmark config")
     write_leaderboard(rows, out)
     return rows
 
@@ -142,13 +153,13 @@ def leaderboard(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def write_leaderboard(rows: list[dict[str, Any]], out: Path) -> None:
     entries = leaderboard(rows)
     write_json(out / "leaderboard.json", {"runs": rows, "leaderboard": entries})
-    header = ["dataset", "model", *METRICS, "best epochs", "s/epoch", "peak MB"]
+    header = ["dataset", "model", *METRICS, "seeds", "best epochs", "s/epoch", "peak MB"]
     body = []
     for e in entries:
         mark = "" if e["best"] or not e["p_vs_best"] < 0.05 else " *"
         cells = [f"{e[m]['mean']:.4f} ± {e[m]['std']:.4f}" for m in METRICS]
         cells[1] = ("**" + cells[1] + "**") if e["best"] else cells[1] + mark
-        body.append([e["dataset"], e["model"], *cells, ", ".join(map(str, e["best_epochs"])),
+        body.append([e["dataset"], e["model"], *cells, str(len(e["seeds"])), ", ".join(map(str, e["best_epochs"])),
                      f"{e['seconds_per_epoch']:.3f}", f"{e['peak_rss_mb']:.0f}"])
     note = ("Test metrics at each run's best validation epoch; mean ± sample std over seeds. Bold: the best test "
             "Recall@20 per dataset; *: differs from it (Welch t-test over the seeds, p < 0.05).\n\n")
