@@ -35,7 +35,7 @@ def test_benchmark_runs_resumes_and_ranks(tiny_folder: Path, tmp_path: Path,
 
 def test_finished_only_reports_what_has_run_and_runs_nothing(tiny_folder: Path, tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
-    dataset = {"name": "tiny", "data": {"path": str(tiny_folder)}, "train": {"epochs": 1}, "models": ["pop"]}
+    dataset = {"name": "renamed", "data": {"path": str(tiny_folder)}, "train": {"epochs": 1}, "models": ["pop"]}
     config = tmp_path / "bench.json"
     config.write_text(json.dumps({"models": ["bpr"], "seeds": [1, 2], "datasets": [dataset]}))
     out = tmp_path / "out"
@@ -45,8 +45,9 @@ def test_finished_only_reports_what_has_run_and_runs_nothing(tiny_folder: Path, 
     assert main(["benchmark", str(config), "--out", str(out), "--set", "seeds=1"]) == 0  # the dataset's own models
     assert main(["benchmark", str(config), "--out", str(out), "--finished-only"]) == 0
     board = json.loads((out / "leaderboard.json").read_text())
-    assert [(r["model"], r["seed"]) for r in board["runs"]] == [("pop", 1)]
-    assert not (out / "runs" / "tiny" / "pop" / "seed-2").exists() and not (out / "runs" / "tiny" / "bpr").exists()
+    assert [(r["dataset"], r["model"], r["seed"]) for r in board["runs"]] == [("renamed", "pop", 1)]  # not the folder's
+    runs = out / "runs" / "renamed"
+    assert not (runs / "pop" / "seed-2").exists() and not (runs / "bpr").exists()
 
 
 def test_significance_mark_against_the_best() -> None:

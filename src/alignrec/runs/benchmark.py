@@ -112,7 +112,8 @@ def run_benchmark(cfg: BenchmarkConfig, out_dir: str | Path, log: Any = print,
                     continue
                 metrics = read_json(done) if done.is_file() else run_one(
                     run_config(cfg, dataset, model, seed), run_dir, cfg.threads)
-                rows.append({"dataset": dataset.name, "model": model, "seed": seed, **metrics})
+                # the benchmark's names win over the run's own (its "dataset" is the folder's name)
+                rows.append({**metrics, "dataset": dataset.name, "model": model, "seed": seed})
                 log(f"{dataset.name} {model} seed {seed}: test recall@20 {metrics['test']['recall@20']:.4f} "
                     f"(best epoch {metrics['best_epoch']})")
     if not rows:
