@@ -34,7 +34,8 @@ def main() -> None:
     parser.add_argument("--param", action="append", default=[], help="MODEL:NAME=VALUE, e.g. alignrec:knn_k=10")
     parser.add_argument("--patience", type=int, default=20)
     parser.add_argument("--epochs", type=int, default=1000)
-    parser.add_argument("--min-epochs", type=int, default=50, help="the project's stopping rule (TrainConfig)")
+    parser.add_argument("--min-epochs", type=int, default=TrainConfig().min_epochs,
+                        help="default: TrainConfig's, the project's stopping rule")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                         help="any data.* or train.* field for every run, e.g. train.lr_decay=1 data.keep_duplicates=1")
     parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")

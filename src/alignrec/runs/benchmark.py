@@ -107,11 +107,13 @@ def run_benchmark(cfg: BenchmarkConfig, out_dir: str | Path, log: Any = print,
             for seed in cfg.seeds:
                 run_dir = out / "runs" / dataset.name / model / f"seed-{seed}"
                 done = run_dir / "benchmark.json"
-                if finished_only and not done.is_file():
+                if done.is_file():
+                    metrics = read_json(done)
+                elif finished_only:
                     log(f"{dataset.name} {model} seed {seed}: not finished, left out")
                     continue
-                metrics = read_json(done) if done.is_file() else run_one(
-                    run_config(cfg, dataset, model, seed), run_dir, cfg.threads)
+                else:
+                    metrics = run_one(run_config(cfg, dataset, model, seed), run_dir, cfg.threads)
                 # the benchmark's names win over the run's own (its "dataset" is the folder's name)
                 rows.append({**metrics, "dataset": dataset.name, "model": model, "seed": seed})
                 log(f"{dataset.name} {model} seed {seed}: test recall@20 {metrics['test']['recall@20']:.4f} "
