@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 999])
     parser.add_argument("--epochs", type=int, default=1000)
     parser.add_argument("--patience", type=int, default=20)
-    parser.add_argument("--min-epochs", type=int, default=50)
+    parser.add_argument("--min-epochs", type=int, default=TrainConfig().min_epochs)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--label", default="", help="a note stored with the results (e.g. the code version)")
     parser.add_argument("--out", required=True, help="output path without suffix; writes .json and .md")

@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/feature_metrics.md")
     parser.add_argument("--epochs", type=int, default=300, help="AlignRec training epochs (max)")
     parser.add_argument("--patience", type=int, default=20)
-    parser.add_argument("--min-epochs", type=int, default=50,
+    parser.add_argument("--min-epochs", type=int, default=TrainConfig().min_epochs,
                         help="no early stop before this (MovieLens has an early validation plateau)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-train", action="store_true", help="skip the trained-model rows")

@@ -104,7 +104,7 @@ def main() -> None:
     parser.add_argument("--requests", nargs="+", default=list(KINDS), choices=KINDS)
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 999])
     parser.add_argument("--epochs", type=int, default=1000, help="training epochs at most (original and retrain)")
-    parser.add_argument("--min-epochs", type=int, default=50)
+    parser.add_argument("--min-epochs", type=int, default=TrainConfig().min_epochs)
     parser.add_argument("--max-unlearn-epochs", type=int, default=200)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workdir", type=Path, help="where the runs go (default: a temporary folder)")
