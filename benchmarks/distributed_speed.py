@@ -33,9 +33,13 @@ def launch(args: argparse.Namespace, model: str, processes: int, run_dir: Path) 
     if args.k_core:
         train += ["--k-core", str(args.k_core)]
     torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
-    command = train if processes == 1 else [torchrun, "--nproc_per_node", str(processes), "--no-python", *train]
+    # --standalone: torchrun picks a free port, so a port still held by an earlier launch cannot fail this one
+    launcher = [torchrun, "--standalone", "--nproc_per_node", str(processes), "--no-python"]
+    command = train if processes == 1 else [*launcher, *train]
     t0 = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    if done.returncode != 0:
+        raise SystemExit(f"{model} on {processes} process(es) failed:\n{done.stderr[-3000:]}")
     wall = time.perf_counter() - t0
     metrics = json.loads((run_dir / "metrics.json").read_text())
     return {"seconds_per_epoch": metrics["median_train_seconds_per_epoch"], "wall_seconds": wall,

@@ -25,7 +25,7 @@ def test_two_processes_give_the_single_process_metrics(tmp_path: Path, real_data
     single = subprocess.run([*train_command(real_data, tmp_path / "one"), "--threads", "1"], env=env,
                             capture_output=True, text=True, timeout=600)
     assert single.returncode == 0, single.stderr[-3000:]
-    double = subprocess.run([torchrun, "--nproc_per_node", "2", "--no-python",
+    double = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", "--no-python",
                              *train_command(real_data, tmp_path / "two")], env=env, capture_output=True, text=True,
                             timeout=600)
     assert double.returncode == 0, double.stderr[-3000:]
