@@ -15,15 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from alignrec.io import write_json, write_text
 from alignrec.tables import table
+from alignrec.training.distributed import launch_command
 
 
 def launch(args: argparse.Namespace, model: str, processes: int, run_dir: Path) -> dict[str, float]:
@@ -32,10 +31,7 @@ def launch(args: argparse.Namespace, model: str, processes: int, run_dir: Path) 
              "--threads", str(max(1, args.threads // processes)), *args.extra]
     if args.k_core:
         train += ["--k-core", str(args.k_core)]
-    torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
-    # --standalone: torchrun picks a free port, so a port still held by an earlier launch cannot fail this one
-    launcher = [torchrun, "--standalone", "--nproc_per_node", str(processes), "--no-python"]
-    command = train if processes == 1 else [*launcher, *train]
+    command = train if processes == 1 else [*launch_command(processes), *train]
     t0 = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
     if done.returncode != 0:

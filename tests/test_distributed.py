@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from alignrec.training.distributed import launch_command
 from tests.conftest import RealData
 
 
@@ -20,14 +19,12 @@ def train_command(real_data: RealData, run_dir: Path) -> list[str]:
 
 
 def test_two_processes_give_the_single_process_metrics(tmp_path: Path, real_data: RealData) -> None:
-    torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     single = subprocess.run([*train_command(real_data, tmp_path / "one"), "--threads", "1"], env=env,
                             capture_output=True, text=True, timeout=600)
     assert single.returncode == 0, single.stderr[-3000:]
-    double = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", "--no-python",
-                             *train_command(real_data, tmp_path / "two")], env=env, capture_output=True, text=True,
-                            timeout=600)
+    double = subprocess.run([*launch_command(2), *train_command(real_data, tmp_path / "two")], env=env,
+                            capture_output=True, text=True, timeout=600)
     assert double.returncode == 0, double.stderr[-3000:]
     assert double.stdout.count("run directory:") == 1  # process 0 reports, the other stays quiet
     one = json.loads((tmp_path / "one" / "metrics.json").read_text())

@@ -10,8 +10,11 @@ when to stop and is the only one that writes the run directory.
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -27,6 +30,13 @@ class Group:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
+
+
+def launch_command(processes: int) -> list[str]:
+    """The ``torchrun`` prefix that runs a command (e.g. ``alignrec train ...``) as ``processes`` processes on this
+    machine; ``--standalone`` lets torchrun pick a free port, so a port an earlier launch still holds cannot fail it."""
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
+    return [torchrun, "--standalone", "--nproc_per_node", str(processes), "--no-python"]
 
 
 def current() -> Group | None:
