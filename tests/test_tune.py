@@ -27,7 +27,7 @@ def test_search_writes_a_config_train_accepts_and_resumes(tiny_folder: Path, tmp
     storage = tmp_path / "study.sqlite"
     summary = tune(base(tiny_folder), TuneConfig(trials=2, sampler="grid", storage=str(storage), prune=False),
                    tmp_path / "out", SPACE, QUIET)
-    assert summary["trials"] == {"complete": 2, "pruned": 0}
+    assert summary["trials"] == {"complete": 2, "pruned": 0, "repeats": 0}
     assert set(summary["best_params"]) == set(SPACE) and summary["winner"]["test"]
     again = tune(base(tiny_folder), TuneConfig(trials=3, sampler="grid", storage=str(storage), prune=False),
                  tmp_path / "out", SPACE, QUIET)
@@ -67,3 +67,24 @@ def test_spaces_are_declared_and_checked() -> None:
         search_space("pop")
     with pytest.raises(ConfigError, match="paths start with"):
         search_space("bpr", {"lr": [0.1]})
+
+
+def test_a_repeated_proposal_is_not_trained_again_and_a_spent_grid_ends_the_search(
+        tiny_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    trained = []
+    original_train = tune_module.train
+
+    def counting_train(config: RunConfig, **kwargs: object):  # type: ignore[no-untyped-def]
+        trained.append((config.train.lr, config.params.reg_weight))  # type: ignore[attr-defined]
+        return original_train(config, **kwargs)
+
+    monkeypatch.setattr(tune_module, "train", counting_train)
+    space = {"train.lr": [0.001, 0.005], "params.reg_weight": [0.0]}  # two configurations only
+    summary = tune(base(tiny_folder), TuneConfig(trials=6, sampler="random", prune=False, seed=2020), tmp_path / "out",
+                   space, QUIET)
+    searched = trained[:-1]  # the last training is the winner's
+    assert sorted(searched) == [(0.001, 0.0), (0.005, 0.0)]
+    assert summary["trials"]["complete"] == 2 and summary["trials"]["repeats"] >= 1  # seeded: it proposes repeats
+    rows = (tmp_path / "out" / "trials.csv").read_text().splitlines()[1:]
+    assert len(rows) == 2 + summary["trials"]["repeats"]
+    assert all(",repeat of " in row for row in rows if ",complete," not in row)

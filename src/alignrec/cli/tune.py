@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_run_config_args(p)
     s = p.add_argument_group("search")
     s.add_argument("--out", required=True, help="folder for best_config.json, trials.md/.csv, tune.json, winner/")
-    s.add_argument("--trials", type=int, default=20, help="finished trials in the study at most (default 20)")
+    s.add_argument("--trials", type=int, default=20,
+                   help="configurations trained at most; repeats do not count (default 20)")
     s.add_argument("--sampler", default="tpe", choices=["tpe", "grid", "random"])
     s.add_argument("--space", help="JSON or TOML {path: [values]} replacing the model's declared grid")
     s.add_argument("--storage", help="SQLite file of the study (default: in memory, no resume)")

@@ -5,15 +5,18 @@ Each trial trains one configuration of the model's search space (declared next t
 test split is sealed (:class:`alignrec.data.dataset.SealedSplit`: any read raises), and is scored by its best
 validation metric. Hopeless trials are pruned (Optuna's median rule on the best-so-far validation metric, never
 before ``warmup_epochs``). The study lives in a SQLite file, so an interrupted search resumes and several
-processes can work on one study (each runs until the study holds ``trials`` finished trials). Then the winner is
-trained once more, into ``OUT/winner``, and only that run reads the test split. Optuna: Akiba, Sano, Yanase, Ohta,
-Koyama, "Optuna: A Next-generation Hyperparameter Optimization Framework", KDD 2019.
+processes can work on one study (each runs until the study holds ``trials`` trained trials). A configuration the
+sampler proposes again is not trained twice: the trial reuses the earlier outcome and does not count, and the search
+ends once every configuration of the space is trained. Then the winner is trained once more, into ``OUT/winner``, and
+only that run reads the test split. Optuna: Akiba, Sano, Yanase, Ohta, Koyama, "Optuna: A Next-generation
+Hyperparameter Optimization Framework", KDD 2019.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,12 +33,13 @@ from alignrec.tables import table
 from alignrec.training import LoopState
 
 SAMPLERS = ("tpe", "grid", "random")
+REPEAT = "repeat_of"  # user attribute of a trial that reused an earlier trial's outcome
 
 
 @dataclass
 class TuneConfig:
-    """``trials`` finished (complete or pruned) trials in the study at most; ``warmup_epochs``: no pruning
-    before this epoch (validation curves here often dip early and climb again)."""
+    """``trials``: trained (complete or pruned; repeats not counted) trials in the study at most;
+    ``warmup_epochs``: no pruning before this epoch (validation curves here often dip early and climb again)."""
 
     trials: int = 20
     sampler: str = "tpe"
@@ -66,6 +70,16 @@ def search_space(model: str, override: dict[str, Any] | None = None) -> dict[str
     return space
 
 
+def grid_size(space: dict[str, list[Any]]) -> int:
+    """How many distinct configurations ``space`` holds."""
+    return math.prod(len(set(map(repr, values))) for values in space.values())
+
+
+def trial_state(trial: Any) -> str:
+    """``complete``/``pruned``, or ``repeat of N`` for a proposal that reused trial N's outcome untrained."""
+    return f"repeat of {trial.user_attrs[REPEAT]}" if REPEAT in trial.user_attrs else trial.state.name.lower()
+
+
 def trial_config(base: RunConfig, choice: dict[str, Any]) -> RunConfig:
     """``base`` with the chosen values set (the same path syntax as ``--set``)."""
     return RunConfig.from_dict(apply_overrides(base.to_dict(), [f"{k}={v}" for k, v in choice.items()]))
@@ -94,9 +108,16 @@ def tune(base: RunConfig, cfg: TuneConfig, out_dir: str | Path, space: dict[str,
     study = optuna.create_study(study_name=cfg.study or f"{base.model}-{dataset.name}", storage=storage,
                                 direction="maximize", sampler=sampler, pruner=pruner, load_if_exists=True)
     quiet = RuntimeOptions(progress=False, threads=runtime.threads, device=runtime.device)
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
     def objective(trial: optuna.Trial) -> float:
         choice = {path: trial.suggest_categorical(path, values) for path, values in space.items()}
+        earlier = next((t for t in study.get_trials(deepcopy=False, states=finished) if t.params == choice), None)
+        if earlier is not None:  # the sampler proposed a configuration already trained: reuse its outcome
+            trial.set_user_attr(REPEAT, earlier.number)
+            if earlier.state == optuna.trial.TrialState.PRUNED or earlier.value is None:
+                raise optuna.TrialPruned()
+            return float(earlier.value)
 
         def report(state: LoopState) -> None:
             trial.report(state.best_score, state.epoch)
@@ -108,15 +129,22 @@ def tune(base: RunConfig, cfg: TuneConfig, out_dir: str | Path, space: dict[str,
         trial.set_user_attr("best_epoch", result.best_epoch)
         return float(result.valid[metric])
 
-    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    if len(study.get_trials(states=finished)) < cfg.trials:
-        study.optimize(objective, timeout=cfg.timeout_s, gc_after_trial=True,
-                       callbacks=[optuna.study.MaxTrialsCallback(cfg.trials, states=finished)],
+    budget = min(cfg.trials, grid_size(space))
+
+    def trained() -> list[optuna.trial.FrozenTrial]:
+        return [t for t in study.get_trials(deepcopy=False, states=finished) if REPEAT not in t.user_attrs]
+
+    def stop_when_spent(study: optuna.Study, _: optuna.trial.FrozenTrial) -> None:
+        if len(trained()) >= budget:
+            study.stop()
+
+    if len(trained()) < budget:
+        study.optimize(objective, timeout=cfg.timeout_s, gc_after_trial=True, callbacks=[stop_when_spent],
                        show_progress_bar=False)
     best = study.best_trial
     winner_config = trial_config(base, best.params)
     write_json(out / "best_config.json", winner_config.to_dict())
-    rows = [[str(t.number), t.state.name.lower(), *(str(t.params.get(p, "")) for p in space),
+    rows = [[str(t.number), trial_state(t), *(str(t.params.get(p, "")) for p in space),
              "" if t.value is None else f"{t.value:.4f}", str(t.user_attrs.get("best_epoch", ""))]
             for t in study.trials]
     header = ["trial", "state", *space, f"valid {metric}", "best epoch"]
@@ -126,8 +154,9 @@ def tune(base: RunConfig, cfg: TuneConfig, out_dir: str | Path, space: dict[str,
     write_text(out / "trials.csv", buffer.getvalue())
     winner = train(winner_config, run_dir=out / "winner", dataset=dataset, overwrite=True, runtime=runtime)
     summary = {"model": base.model, "dataset": dataset.name, "space": space, "best_params": best.params,
-               "best_trial_valid": best.value, "trials": {s.name.lower(): len(study.get_trials(states=(s,)))
-                                                          for s in finished},
+               "best_trial_valid": best.value,
+               "trials": {**{s.name.lower(): sum(t.state == s for t in trained()) for s in finished},
+                          "repeats": len(study.get_trials(deepcopy=False, states=finished)) - len(trained())},
                "winner": {"best_epoch": winner.best_epoch, "valid": winner.valid, "test": winner.test}}
     write_json(out / "tune.json", summary)
     return summary
