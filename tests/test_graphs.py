@@ -219,12 +219,18 @@ def test_node_contrastive_loss_matches_brute_force() -> None:
     from alignrec.models.losses import node_contrastive_loss
 
     rng = np.random.default_rng(7)
-    z1, z2 = (torch.tensor(rng.normal(size=(11, 4)), dtype=torch.float64) for _ in range(2))
-    a = (z1 / z1.norm(dim=1, keepdim=True)).numpy()
-    b = (z2 / z2.norm(dim=1, keepdim=True)).numpy()
+    z1, z2 = (torch.tensor(rng.normal(size=(11, 4)), dtype=torch.float64, requires_grad=True) for _ in range(2))
+    a = (z1 / z1.norm(dim=1, keepdim=True)).detach().numpy()
+    b = (z2 / z2.norm(dim=1, keepdim=True)).detach().numpy()
     own, other = np.exp(a @ a.T / 0.5), np.exp(a @ b.T / 0.5)
     expected = np.mean([-np.log(other[i, i] / (own[i].sum() + other[i].sum() - own[i, i])) for i in range(11)])
-    assert float(node_contrastive_loss(z1, z2, 0.5, chunk=4)) == pytest.approx(expected)
+    chunked = node_contrastive_loss(z1, z2, 0.5, chunk=4)
+    assert chunked.item() == pytest.approx(expected)
+    # the gradient through the recomputed chunks equals the one through a single dense block
+    chunked_grads = torch.autograd.grad(chunked, (z1, z2))
+    whole_grads = torch.autograd.grad(node_contrastive_loss(z1, z2, 0.5, chunk=11), (z1, z2))
+    for chunked_grad, whole_grad in zip(chunked_grads, whole_grads, strict=True):
+        torch.testing.assert_close(chunked_grad, whole_grad)
 
 
 def real_features(real_data: RealData) -> np.ndarray:
