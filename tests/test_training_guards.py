@@ -11,7 +11,7 @@ import torch
 from alignrec import DataConfig, RunConfig, RuntimeOptions, TrainConfig, train
 from alignrec.models.alignrec import AlignRec
 from alignrec.runs.rundir import load_torch
-from alignrec.training import NonFiniteLossError
+from alignrec.training import NonFiniteLossError, configure_cpu
 
 QUIET = RuntimeOptions(progress=False)
 
@@ -60,3 +60,9 @@ def test_min_epochs_honoured_when_validation_stops_improving(tiny_folder: Path) 
     floored = train(RunConfig(**frozen, train=TrainConfig(epochs=30, patience=1, min_epochs=10, lr=1e-12)),
                     runtime=QUIET)
     assert len(floored.history) == 10 and floored.best_epoch == 0 and floored.history[-1]["epoch"] == 9
+
+
+def test_configure_cpu_flushes_subnormal_floats_to_zero() -> None:
+    configure_cpu(1)
+    assert torch.get_num_threads() == 1
+    assert float(torch.tensor([1e-39]) * 0.5) == 0.0  # a subnormal result, flushed

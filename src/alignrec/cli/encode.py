@@ -22,7 +22,7 @@ from alignrec.content.importers import content_for_dataset
 from alignrec.content.registry import ENCODERS
 from alignrec.data import load_dataset
 from alignrec.errors import ConfigError
-from alignrec.training import set_threads
+from alignrec.training import configure_cpu
 
 EXAMPLES = """examples:
   alignrec encode ../shared/data/movielens-100k-posters --out derived/ml100k \\
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     encoders = content.encoders()
     if not encoders:
         raise ConfigError("give --text and/or --image (or content.text / content.image)")
-    set_threads(runtime_options(args).threads)
+    configure_cpu(runtime_options(args).threads)
     out = Path(args.out)
     if out.resolve() != Path(data.path).resolve():
         derive_folder(data.path, out, skip_features=("unified", *encoders))

@@ -20,7 +20,7 @@ from alignrec.content.pretrain import PretrainConfig
 from alignrec.data import load_dataset
 from alignrec.data.dataset import FEATURE_SUFFIX
 from alignrec.errors import ConfigError
-from alignrec.training import set_threads
+from alignrec.training import configure_cpu
 
 EXAMPLES = """examples:
   alignrec pretrain ../shared/data/amazon-scientific --out derived/sci          # derived folder, no copies
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("give a dataset folder (DATA) or --config FILE with data.path")
     config = build_dataclass(PretrainConfig, tree.get("pretrain", {}), "pretrain")
     runtime = runtime_options(args)
-    set_threads(runtime.threads)
+    configure_cpu(runtime.threads)
     out = Path(args.out)
     if out.resolve() != Path(data.path).resolve():
         derive_folder(data.path, out)

@@ -48,9 +48,9 @@ def run(args: argparse.Namespace) -> int:
     from alignrec.runs.export import export_run, export_status
     from alignrec.serving.bundle import export_folder, load_bundle
     from alignrec.serving.service import RecommenderService, ServiceOptions
-    from alignrec.training import set_threads
+    from alignrec.training import configure_cpu
 
-    set_threads(args.threads)
+    configure_cpu(args.threads)
     if export_folder(args.run_dir) != Path(args.run_dir):  # a run directory, not an export folder on its own
         status = export_status(args.run_dir)
         if status is not None:

@@ -45,7 +45,7 @@ from alignrec.models import model_class, resolve_params
 from alignrec.runs import rundir
 from alignrec.runs.config import DEFAULT_TOPK, RunConfig, drop_legacy_runtime
 from alignrec.runs.train import train
-from alignrec.training import set_threads
+from alignrec.training import configure_cpu
 
 Log = Callable[[str], Any]
 
@@ -101,7 +101,7 @@ def _fresh(stamp_file: Path, print_: str, outputs: list[Path]) -> bool:
 def run_pipeline(config: PipelineConfig, runtime: RuntimeOptions | None = None, log: Log = print) -> dict[str, Any]:
     """Run every step of ``config``; return the evaluation summary (also written to ``workdir/results.json``)."""
     runtime = runtime or RuntimeOptions()
-    set_threads(runtime.threads)
+    configure_cpu(runtime.threads)
     work = Path(config.workdir)
     source = _import_step(config.import_, Path(config.data.path), work, log)
     folder = derive_folder(source, work / "dataset")

@@ -2,7 +2,7 @@
 
 from alignrec.training.loop import LoopState, NonFiniteLossError, StopRule, run_epochs
 from alignrec.training.sampler import BPRSampler
-from alignrec.training.trainer import Checkpoints, FitResult, fit, resolve_device, set_threads
+from alignrec.training.trainer import Checkpoints, FitResult, configure_cpu, fit, resolve_device
 
 __all__ = ["BPRSampler", "Checkpoints", "FitResult", "LoopState", "NonFiniteLossError", "StopRule", "fit",
-           "resolve_device", "run_epochs", "set_threads"]
+           "resolve_device", "run_epochs", "configure_cpu"]

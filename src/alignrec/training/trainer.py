@@ -61,10 +61,13 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def set_threads(threads: int | None) -> None:
-    """``threads``, or by default the machine's cores shared among the processes torchrun started on it."""
+def configure_cpu(threads: int | None) -> None:
+    """Use ``threads`` (by default the machine's cores shared among the processes torchrun started on it) and
+    flush subnormal floats to zero: as weights and attention values decay towards 1e-38, arithmetic on subnormals
+    made a late REARM training step on MovieLens 3.3x slower (2.4 s against 0.71 s with flushing)."""
     local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
     torch.set_num_threads(threads or max(1, (os.cpu_count() or 1) // local_processes))
+    torch.set_flush_denormal(True)
 
 
 def fit(model: Recommender, dataset: Dataset, cfg: TrainConfig, ks: list[int], runtime: RuntimeOptions | None = None,
@@ -77,7 +80,7 @@ def fit(model: Recommender, dataset: Dataset, cfg: TrainConfig, ks: list[int], r
     hyper-parameter search, which may stop the run by raising).
     """
     runtime = runtime or RuntimeOptions()
-    set_threads(runtime.threads)
+    configure_cpu(runtime.threads)
     device = resolve_device(runtime.device)
     model.to(device)
     if not model.trainable:

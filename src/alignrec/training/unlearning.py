@@ -25,7 +25,7 @@ from alignrec.models.losses import reverse_bpr_loss
 from alignrec.progress import progress
 from alignrec.training.loop import optimise_batches
 from alignrec.training.sampler import BPRSampler
-from alignrec.training.trainer import resolve_device, set_threads
+from alignrec.training.trainer import configure_cpu, resolve_device
 
 
 @dataclass
@@ -59,7 +59,7 @@ def reverse_bpr(model: Recommender, retain: Dataset, forget: np.ndarray, cfg: Un
     them removed (its training split is the retain set). After each epoch ``done(epoch)`` says whether to stop
     and returns numbers for the log. Returns one history row per epoch."""
     runtime = runtime or RuntimeOptions()
-    set_threads(runtime.threads)
+    configure_cpu(runtime.threads)
     device = resolve_device(runtime.device)
     model.to(device)
     sampler = BPRSampler(retain.train, retain.n_items)
