@@ -62,10 +62,12 @@ def main() -> None:
             row = {"model": model, "processes": processes, **measured}
             rows.append(row)
             print(row, flush=True)
-    write_json(args.out + ".json", {"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows})
+    settings = {k: str(v) for k, v in vars(args).items() if k != "workdir"}
+    settings["data"] = Path(args.data).name  # the folder's name: results carry no machine paths
+    write_json(args.out + ".json", {"args": settings, "rows": rows})
     base = {r["model"]: r["seconds_per_epoch"] for r in rows if r["processes"] == 1}
-    text = (f"`alignrec train` on {args.data} (k-core {args.k_core}), {args.epochs} epochs, {args.threads} cores per "
-            "setting; median seconds per training epoch.\n\n"
+    text = (f"`alignrec train` on {settings['data']} (k-core {args.k_core}), {args.epochs} epochs, {args.threads} "
+            "cores per setting; median seconds per training epoch.\n\n"
             + table(["model", "processes", "s / epoch", "speed-up", "test R@20", "test N@20"],
                     [[r["model"], str(r["processes"]), f"{r['seconds_per_epoch']:.3f}",
                       f"{base[r['model']] / r['seconds_per_epoch']:.2f}x" if r["model"] in base else "n/a",
