@@ -233,6 +233,32 @@ def test_node_contrastive_loss_matches_brute_force() -> None:
         torch.testing.assert_close(chunked_grad, whole_grad)
 
 
+def test_info_nce_over_distinct_ids_matches_the_repeated_rows() -> None:
+    import torch
+
+    from alignrec.models.losses import info_nce_by_id
+
+    rng = np.random.default_rng(8)
+    anchors, positives = (torch.tensor(rng.normal(size=(6, 4)), dtype=torch.float64, requires_grad=True)
+                          for _ in range(2))
+    ids = torch.tensor([3, 0, 3, 5, 1, 3, 0, 2])  # repeated ids, and an id (4) the batch does not hold
+    a = (anchors / anchors.norm(dim=1, keepdim=True))[ids].detach().numpy()
+    p = (positives / positives.norm(dim=1, keepdim=True))[ids].detach().numpy()
+    s = np.exp(a @ p.T / 0.3)
+    expected = np.mean([-np.log(s[i, i] / s[i].sum()) for i in range(len(ids))])
+    loss = info_nce_by_id(anchors, positives, ids, 0.3)
+    assert loss.item() == pytest.approx(expected)
+    grads = torch.autograd.grad(loss, (anchors, positives))
+    rows = torch.nn.functional.normalize(anchors[ids], dim=1) @ torch.nn.functional.normalize(positives[ids], dim=1).T
+    dense = torch.nn.functional.cross_entropy(rows / 0.3, torch.arange(len(ids)))
+    for grad, dense_grad in zip(grads, torch.autograd.grad(dense, (anchors, positives)), strict=True):
+        torch.testing.assert_close(grad, dense_grad)
+    again = info_nce_by_id(anchors, positives, ids, 0.3)
+    again.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="cannot run twice"):
+        again.backward()
+
+
 def real_features(real_data: RealData) -> np.ndarray:
     dataset = load_dataset(real_data.config())
     return np.concatenate([dataset.features[m] for m in sorted(dataset.features)], axis=1)

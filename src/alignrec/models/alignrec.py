@@ -9,9 +9,11 @@ Recommendations", CIKM 2024 (arXiv 2403.12384). Implemented from the description
   built from the original ``F0``; users get ``R̂ h``.
 * Fusion by sum, score by dot product.
 * Loss: BPR + L2 + user-item cosine + α (InfoNCE content↔ID for items and users) + β similarity
-  preservation ``‖H Hᵀ − cos(F0, F0)‖_F / B`` over the batch's positive items. ``sim_target="trainable"``
-  takes the target from the trainable feature copy instead of ``F0``, as the authors' code does (their
-  ``nn.Embedding.from_pretrained(..., freeze=False)`` shares its storage, so that target drifts in training).
+  preservation ``‖H Hᵀ − cos(F0, F0)‖_F / B`` over the batch's positive items. Both batch terms are computed
+  over the batch's distinct users and items, each weighted by its count (the same values, less work).
+  ``sim_target="trainable"`` takes the target from the trainable feature copy instead of ``F0``, as the
+  authors' code does (their ``nn.Embedding.from_pretrained(..., freeze=False)`` shares its storage, so that
+  target drifts in training).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from alignrec.models.base import Recommender, register
 from alignrec.models.embedding import id_embeddings
 from alignrec.models.graph import SparseOperator, cosine_knn_graph, normalized_bipartite, normalized_user_item
 from alignrec.models.lightgcn import propagate_mean
-from alignrec.models.losses import bpr_loss, info_nce, l2_reg, similarity_gap
+from alignrec.models.losses import bpr_loss, info_nce_by_id, l2_reg, similarity_gap
 
 GRAM_CACHE_MAX_ITEMS = 6000
 
@@ -134,15 +136,19 @@ class AlignRec(Recommender):
         reg = p.reg_weight * l2_reg(u, i_pos, i_neg)
         ui_cos = p.ui_cos_weight * (1 - nn.functional.cosine_similarity(u, i_pos, dim=1).mean())
         align = p.align_weight * (
-            info_nce(out.item_content[pos], out.item_id[pos], p.temperature, p.contrastive_bf16)
-            + info_nce(out.user_content[users], out.user_id[users], p.temperature, p.contrastive_bf16)
+            info_nce_by_id(out.item_content, out.item_id, pos, p.temperature, p.contrastive_bf16)
+            + info_nce_by_id(out.user_content, out.user_id, users, p.temperature, p.contrastive_bf16)
         )
-        h = out.item_content[pos]
+        # Over the batch's distinct items: a row scaled by √c stands for its c copies in every Gram product.
+        items, counts = torch.unique(pos, return_counts=True)
+        root = counts.to(out.item_content.dtype).sqrt()[:, None]
+        h = out.item_content[items] * root
         if p.sim_target == "trainable":  # the authors' code: the target follows the trained feature copy
-            sim = p.sim_weight * similarity_gap(h, nn.functional.normalize(self.feature[pos], dim=1)) / len(pos)
+            target_rows = nn.functional.normalize(self.feature[items], dim=1) * root
+            sim = p.sim_weight * similarity_gap(h, target_rows) / len(pos)
         else:
             with torch.no_grad():
                 target = self.target_sq_norm(pos)
-            sim = p.sim_weight * similarity_gap(h, self.feature0[pos], target) / len(pos)
+            sim = p.sim_weight * similarity_gap(h, self.feature0[items] * root, target) / len(pos)
         total = bpr + reg + ui_cos + align + sim
         return {"loss": total, "bpr": bpr, "reg": reg, "ui_cos": ui_cos, "align": align, "sim": sim}
