@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from alignrec.evaluation.evaluator import hit_matrix, rank_and_evaluate
+from alignrec.evaluation.evaluator import hit_matrix, rank_and_evaluate, row_top_k
 from alignrec.evaluation.metrics import hit_rate_at_k, map_at_k, ndcg_at_k, precision_at_k, recall_at_k
 
 # user 0: 3 test items, hits at ranks 1 and 3 of 5; user 1: 1 test item, hit at rank 2.
@@ -83,3 +83,19 @@ def test_ranking_keeps_the_lists_and_skips_users_without_truth() -> None:
     assert ranking.top[0].tolist()[:2] == [1, 2]  # training item 0 ranked last
     assert ranking.per_user["recall@1"].tolist() == [0.0, 0.0]
     assert ranking.means["recall@10"] == 1.0
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_row_top_k_picks_what_topk_picks_best_first(threads: int) -> None:
+    rng = np.random.default_rng(5)
+    scores = torch.tensor(rng.integers(0, 40, size=(400, 1100)), dtype=torch.float32)  # ties; 2 row blocks
+    scores[:, ::3] = -torch.inf  # excluded items
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        top = row_top_k(scores, 25)
+    finally:
+        torch.set_num_threads(before)
+    picked = scores.gather(1, top)
+    assert torch.equal(picked, torch.topk(scores, 25, dim=1).values)  # the k best values, best first
+    assert all(len(set(row)) == 25 for row in top.tolist())  # distinct items

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +14,30 @@ from alignrec.data import Dataset
 from alignrec.evaluation.metrics import per_user_metrics
 
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+def row_top_k(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """Column indices of each row's ``k`` largest scores, best first: ``int64 [rows, k]`` for ``scores
+    [rows, cols]`` (``k <= cols``), the same sets as ``torch.topk`` (ties may come in another order).
+
+    On the CPU numpy's introselect (``argpartition``) finds the ``k`` and only they are sorted: about half of
+    ``torch.topk``'s time for ``k = 50`` of 1,585 items, which ranks by a heap. Row blocks go to as many threads as
+    torch uses (numpy releases the GIL while it partitions)."""
+    if scores.device.type != "cpu" or k >= scores.shape[1]:
+        return torch.topk(scores, k, dim=1).indices
+    values = scores.detach().float().numpy()
+    threads = min(torch.get_num_threads(), max(1, values.size // 200_000))
+    if threads == 1:
+        return torch.from_numpy(_sorted_top_k(values, k))
+    with ThreadPoolExecutor(threads) as pool:
+        blocks = list(pool.map(lambda block: _sorted_top_k(block, k), np.array_split(values, threads)))
+    return torch.from_numpy(np.concatenate(blocks))
+
+
+def _sorted_top_k(values: np.ndarray, k: int) -> np.ndarray:
+    picks = np.argpartition(values, values.shape[1] - k, axis=1)[:, -k:]
+    order = np.argsort(-np.take_along_axis(values, picks, 1), axis=1, kind="stable")
+    return np.take_along_axis(picks, order, 1)
 
 
 def top_k_items(
@@ -35,7 +60,7 @@ def top_k_items(
         row_idx = np.repeat(np.arange(len(batch)), np.diff(rows.indptr))
         dev = scores.device
         scores[torch.as_tensor(row_idx, device=dev), torch.as_tensor(rows.indices, device=dev)] = -torch.inf
-        out[start:start + len(batch)] = torch.topk(scores, k, dim=1).indices.cpu().numpy()
+        out[start:start + len(batch)] = row_top_k(scores, k).cpu().numpy()
     return out
 
 
