@@ -2,6 +2,8 @@
 # Every time-and-memory benchmark (issue: performance and scale), results in benchmarks/results/ (or $OUT_DIR):
 # speed of every model on amazon-scientific and MovieLens-100K, the kNN graph at catalogue scale, the synthetic
 # ladder, Book-Crossing end to end and its 2-process training. Hours on a 2-core machine; run it idle.
+# With REFERENCE_ALIGNREC and REFERENCE_MMREC set to checkouts of sjtulyf123/AlignRec_CIKM24 and enoche/MMRec, it
+# first times their AlignRec, LightGCN and FREEDOM beside ours (benchmarks/reference_speed.py).
 # A smoke run: QUICK=1 OUT_DIR=/tmp/x bash benchmarks/run_performance.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +19,11 @@ if [ -n "${QUICK:-}" ]; then
   MODELS="pop bpr"
 else
   BX_K_CORE=10; SPEED=""; KNN="--items 200000 --dim 512"; LADDER=""; BX=""; DDP="--epochs 3"
+fi
+if [ -n "${REFERENCE_ALIGNREC:-}" ] && [ -n "${REFERENCE_MMREC:-}" ]; then
+  python benchmarks/reference_speed.py "$DATA/amazon-scientific" --alignrec-code "$REFERENCE_ALIGNREC" \
+    --mmrec-code "$REFERENCE_MMREC" --set LightGCN:n_layers=2 --epochs "${REFERENCE_EPOCHS:-15}" \
+    --threads "$THREADS" --ours --out "$OUT_DIR/reference-speed-amazon-scientific"
 fi
 # shellcheck disable=SC2086  # the settings above are word lists
 python benchmarks/speed.py "$DATA/amazon-scientific" --models $MODELS --threads "$THREADS" $SPEED \

@@ -165,3 +165,29 @@ def test_book_crossing(tmp_path: Path, shared_cache: Path) -> None:
     assert result["items_dropped_by_k_core"] > 0 and result["dataset"]["items"] > 0
     assert all(result["seconds"][step] > 0 for step in ("import", "encode", "pretrain", "train"))
     assert 0 <= result["test"]["recall@20"] <= 1 and result["epochs_run"] == 1
+
+
+def test_reference_speed_patches_apply_and_say_when_they_no_longer_do(tmp_path: Path) -> None:
+    """The reference code is not here (no network); what can rot is the patching, so it is checked on a fake tree."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("reference_speed", BENCH / "reference_speed.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["reference_speed"] = module  # its dataclasses look their module up there
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules["reference_speed"]
+    for patch in module.PATCHES:
+        if patch.implementation == "alignrec-authors":
+            file = tmp_path / patch.path
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_text(f"x = 1\ny = {patch.old}\n")
+    applied = module.apply_patches("alignrec-authors", tmp_path)
+    assert len(applied) == 2
+    assert all(patch.new in (tmp_path / patch.path).read_text() for patch in module.PATCHES
+               if patch.implementation == "alignrec-authors")
+    with pytest.raises(SystemExit, match="no longer applies to src/models/alignrec.py"):
+        module.apply_patches("alignrec-authors", tmp_path)  # already patched: the old text is gone
+    assert "--alignrec-code" in run(tmp_path, str(BENCH / "reference_speed.py"), "--help")
