@@ -353,15 +353,13 @@ def ours_row(args: argparse.Namespace, model: str) -> dict:
 
 
 def markdown(rows: list[dict]) -> str:
-    def fmt(value: float | None, digits: int) -> str:
-        return "n/a" if value is None else f"{value:.{digits}f}"
+    from alignrec.tables import fmt, table
 
-    lines = ["| implementation | model | threads | epochs | s / train epoch (median) | s / full test evaluation "
-             "(median) | peak RSS (MB) |", "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['implementation']} | {r['model']} | {r['threads']} | {r['epochs']} | "
-              f"{fmt(r['train_seconds_per_epoch_median'], 3)} | {fmt(r['eval_seconds_median'], 3)} | "
-              f"{fmt(r['peak_rss_mb'], 0)} |" for r in rows]
-    return "\n".join(lines) + "\n"
+    header = ["implementation", "model", "threads", "epochs", "s / train epoch (median)",
+              "s / full test evaluation (median)", "peak RSS (MB)"]
+    return table(header, [[r["implementation"], r["model"], str(r["threads"]), str(r["epochs"]),
+                           fmt(r["train_seconds_per_epoch_median"], 3), fmt(r["eval_seconds_median"], 3),
+                           fmt(r["peak_rss_mb"], 0)] for r in rows])
 
 
 def measure_all(args: argparse.Namespace, report: Callable[[dict], None]) -> list[dict]:

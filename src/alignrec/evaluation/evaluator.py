@@ -14,6 +14,7 @@ from alignrec.data import Dataset
 from alignrec.evaluation.metrics import per_user_metrics
 
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]
+TOP_K_SCORES_PER_THREAD = 200_000  # below this many scores a thread costs more than it saves
 
 
 def row_top_k(scores: torch.Tensor, k: int) -> torch.Tensor:
@@ -26,7 +27,7 @@ def row_top_k(scores: torch.Tensor, k: int) -> torch.Tensor:
     if scores.device.type != "cpu" or k >= scores.shape[1]:
         return torch.topk(scores, k, dim=1).indices
     values = scores.detach().float().numpy()
-    threads = min(torch.get_num_threads(), max(1, values.size // 200_000))
+    threads = min(torch.get_num_threads(), max(1, values.size // TOP_K_SCORES_PER_THREAD))
     if threads == 1:
         return torch.from_numpy(_sorted_top_k(values, k))
     with ThreadPoolExecutor(threads) as pool:

@@ -30,7 +30,7 @@ from alignrec.models.base import Recommender, register
 from alignrec.models.embedding import id_embeddings
 from alignrec.models.graph import SparseOperator, cosine_knn_graph, normalized_bipartite, normalized_user_item
 from alignrec.models.lightgcn import propagate_mean
-from alignrec.models.losses import bpr_loss, info_nce_by_id, l2_reg, similarity_gap
+from alignrec.models.losses import bpr_loss, counted_info_nce, info_nce_by_id, l2_reg, similarity_gap
 
 GRAM_CACHE_MAX_ITEMS = 6000
 
@@ -135,13 +135,13 @@ class AlignRec(Recommender):
         bpr = bpr_loss((u * i_pos).sum(1), (u * i_neg).sum(1))
         reg = p.reg_weight * l2_reg(u, i_pos, i_neg)
         ui_cos = p.ui_cos_weight * (1 - nn.functional.cosine_similarity(u, i_pos, dim=1).mean())
+        # Both item terms run over the batch's distinct positives, each standing for its c copies.
+        items, counts = torch.unique(pos, return_counts=True)
         align = p.align_weight * (
-            info_nce_by_id(out.item_content, out.item_id, pos, p.temperature, p.contrastive_bf16)
+            counted_info_nce(out.item_content[items], out.item_id[items], counts, p.temperature, p.contrastive_bf16)
             + info_nce_by_id(out.user_content, out.user_id, users, p.temperature, p.contrastive_bf16)
         )
-        # Over the batch's distinct items: a row scaled by √c stands for its c copies in every Gram product.
-        items, counts = torch.unique(pos, return_counts=True)
-        root = counts.to(out.item_content.dtype).sqrt()[:, None]
+        root = counts.to(out.item_content.dtype).sqrt()[:, None]  # a row scaled by √c: c copies in a Gram product
         h = out.item_content[items] * root
         if p.sim_target == "trainable":  # the authors' code: the target follows the trained feature copy
             target_rows = nn.functional.normalize(self.feature[items], dim=1) * root

@@ -44,17 +44,24 @@ def info_nce(anchor: torch.Tensor, positive: torch.Tensor, temperature: float, b
 
 def info_nce_by_id(anchors: torch.Tensor, positives: torch.Tensor, ids: torch.Tensor, temperature: float,
                    bf16: bool = False) -> torch.Tensor:
-    """``info_nce(anchors[ids], positives[ids])`` computed over the distinct ``ids`` only (same value and gradients).
-
-    A batch repeats popular items and active users; repeated rows are identical, so each distinct row stands for
-    its ``c`` copies: as a column it enters the softmax ``c`` times (a ``log c`` added to its logit) and as a row
-    its loss counts ``c`` times. The ``B x B`` similarity block becomes ``U x U`` for ``U`` distinct ids (on
-    amazon-scientific, batch 2048: about 1,450 distinct items and as many users), and the softmax runs in place
-    in that one block, forward and backward (:class:`_CountedInfoNCE`)."""
+    """``info_nce(anchors[ids], positives[ids])`` computed over the distinct ``ids`` only (same value and gradients);
+    see :func:`counted_info_nce`."""
     distinct, counts = torch.unique(ids, return_counts=True)
-    a = nn.functional.normalize(anchors[distinct], dim=1) / temperature
-    p = nn.functional.normalize(positives[distinct], dim=1)
-    return _CountedInfoNCE.apply(a, p, counts.to(a.dtype), len(ids), bf16)
+    return counted_info_nce(anchors[distinct], positives[distinct], counts, temperature, bf16)
+
+
+def counted_info_nce(anchor: torch.Tensor, positive: torch.Tensor, counts: torch.Tensor, temperature: float,
+                     bf16: bool = False) -> torch.Tensor:
+    """:func:`info_nce` of a batch in which distinct row ``r`` of ``anchor``/``positive`` [U, d] stands for
+    ``counts[r]`` identical rows (a batch of ``counts.sum()`` rows).
+
+    A batch repeats popular items and active users: as a column a distinct row enters the softmax ``c`` times (a
+    ``log c`` added to its logit) and as a row its loss counts ``c`` times. The ``B x B`` similarity block becomes
+    ``U x U`` (on amazon-scientific, batch 2048: about 1,450 distinct items and as many users), and the softmax runs
+    in place in that one block, forward and backward (:class:`_CountedInfoNCE`)."""
+    a = nn.functional.normalize(anchor, dim=1) / temperature
+    p = nn.functional.normalize(positive, dim=1)
+    return _CountedInfoNCE.apply(a, p, counts.to(a.dtype), bf16)
 
 
 class _CountedInfoNCE(torch.autograd.Function):
@@ -62,8 +69,7 @@ class _CountedInfoNCE(torch.autograd.Function):
     softmax in place and, in the backward pass, the gradient of the logits (the only use of the buffer)."""
 
     @staticmethod
-    def forward(ctx: Any, a: torch.Tensor, p: torch.Tensor, counts: torch.Tensor, batch: int,
-                bf16: bool) -> torch.Tensor:
+    def forward(ctx: Any, a: torch.Tensor, p: torch.Tensor, counts: torch.Tensor, bf16: bool) -> torch.Tensor:
         logits = (a.bfloat16() @ p.bfloat16().T).float() if bf16 else a @ p.T
         own = logits.diagonal().clone()
         logits += counts.log()  # column s stands for its c_s copies
@@ -73,8 +79,8 @@ class _CountedInfoNCE(torch.autograd.Function):
         softmax /= total
         log_sum = (top + total.log()).squeeze(1)
         ctx.save_for_backward(a, p, counts, softmax)
-        ctx.batch, ctx.bf16, ctx.used = batch, bf16, False
-        return (counts * (log_sum - own)).sum() / batch
+        ctx.bf16, ctx.used = bf16, False
+        return (counts * (log_sum - own)).sum() / counts.sum()
 
     @staticmethod
     @once_differentiable
@@ -83,12 +89,12 @@ class _CountedInfoNCE(torch.autograd.Function):
             raise RuntimeError("info_nce_by_id's backward reuses its buffer and cannot run twice (retain_graph)")
         ctx.used = True
         a, p, counts, g = ctx.saved_tensors
-        weight = counts * (grad / ctx.batch)
+        weight = counts * (grad / counts.sum())
         g.mul_(weight[:, None]).diagonal().sub_(weight)  # d loss / d logits, in the softmax's buffer
         if ctx.bf16:
             g16 = g.bfloat16()
-            return (g16 @ p.bfloat16()).float(), (g16.T @ a.bfloat16()).float(), None, None, None
-        return g @ p, g.T @ a, None, None, None
+            return (g16 @ p.bfloat16()).float(), (g16.T @ a.bfloat16()).float(), None, None
+        return g @ p, g.T @ a, None, None
 
 
 def symmetric_info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tensor:
