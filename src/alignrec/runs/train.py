@@ -56,6 +56,7 @@ def train(config: RunConfig, run_dir: str | Path | None = None, dataset: Dataset
     torch.manual_seed(config.train.seed)
     model = build_model(config.model, dataset, config.params)
     run_path = Path(run_dir) if run_dir is not None else None
+    joined_here = distributed.current() is None
     group = distributed.init_from_env(resolve_device(runtime.device))
     checkpoints: Checkpoints | None = None
     if group is not None and not group.is_main:  # under torchrun only process 0 writes; the others may resume
@@ -66,6 +67,8 @@ def train(config: RunConfig, run_dir: str | Path | None = None, dataset: Dataset
         write_json(run_path / rundir.DATASET, {"stats": dataset.stats(), "report": dataset.report})
         checkpoints = rundir.RunDirCheckpoints(run_path, resume)
     result = fit(model, dataset, config.train, config.topk, runtime, checkpoints, on_epoch)
+    if group is not None and joined_here:  # training was the group's work; evaluation is process 0's alone
+        distributed.leave()
     if run_path is not None and not model.trainable:
         rundir.save_torch(run_path / rundir.BEST, {"epoch": 0, "model": model.state_dict()})
     if group is not None and not group.is_main:

@@ -54,6 +54,14 @@ def init_from_env(device: torch.device) -> Group | None:
     return current()
 
 
+def leave() -> None:
+    """Wait for every process, then take the process group down. A process that exits with the group still up
+    leaves gloo's threads running at interpreter exit, and C++ aborts it ("terminate called without an active
+    exception"): the non-main processes finish first, so this is what torchrun reported now and then."""
+    dist.barrier()
+    dist.destroy_process_group()
+
+
 def shard(batches: list[tuple[torch.Tensor, ...]], group: Group) -> list[tuple[torch.Tensor, ...]]:
     """This process's rows of every batch; a batch with fewer rows than processes is skipped by all of them."""
     return [tuple(t[group.rank::group.world] for t in batch) for batch in batches if len(batch[0]) >= group.world]
