@@ -310,3 +310,49 @@ def test_orthogonality_loss_matches_brute_force() -> None:
     assert float(orthogonality_loss(torch.tensor(a), torch.tensor(b))) == pytest.approx(expected)
     same = torch.tensor(a)
     assert float(orthogonality_loss(same, same)) > float(orthogonality_loss(same, torch.tensor(b)))
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+@pytest.mark.parametrize("n_layers", [0, 1, 3])
+def test_layer_mean_and_its_gradient_match_dense_powers(symmetric: bool, n_layers: int) -> None:
+    import scipy.sparse as sp
+    import torch
+
+    from alignrec.models.graph import SparseOperator
+
+    rng = np.random.default_rng(9)
+    matrix = sp.random(13, 13, density=0.3, random_state=3, dtype=np.float32)
+    matrix = (matrix + matrix.T) if symmetric else matrix
+    dense = torch.tensor(matrix.toarray())
+    x = torch.tensor(rng.normal(size=(13, 5)), dtype=torch.float32, requires_grad=True)
+    weights = torch.tensor(rng.normal(size=(13, 5)), dtype=torch.float32)
+    operator = SparseOperator(matrix, symmetric=symmetric)
+
+    got = operator.layer_mean(x, n_layers)
+    grad, = torch.autograd.grad((got * weights).sum(), x)
+    layers = [x]
+    for _ in range(n_layers):
+        layers.append(dense @ layers[-1])
+    expected = torch.stack(layers).mean(0)
+    expected_grad, = torch.autograd.grad((expected * weights).sum(), x)
+    torch.testing.assert_close(got, expected)
+    torch.testing.assert_close(grad, expected_grad)
+    with torch.no_grad():  # the inference path, no autograd function
+        torch.testing.assert_close(operator.layer_mean(x, n_layers), expected)
+    single, = torch.autograd.grad((operator(x) * weights).sum(), x)
+    torch.testing.assert_close(single, dense.T @ weights)
+    assert operator.a.col_indices().dtype == torch.int32  # the CPU kernel's own index type: no conversion per call
+
+
+def test_l2_reg_of_rows_is_l2_reg_of_the_gathered_rows() -> None:
+    import torch
+
+    from alignrec.models.losses import l2_reg, l2_reg_of_rows
+
+    rng = np.random.default_rng(10)
+    table = torch.tensor(rng.normal(size=(9, 4)), requires_grad=True)
+    rows = torch.tensor([4, 0, 4, 8, 2, 4, 0, 1, 7])  # repeats, and rows (3, 5, 6) never gathered
+    got = l2_reg_of_rows(table, rows, batch=3)
+    expected = l2_reg(*table[rows].split(3))
+    torch.testing.assert_close(got, expected)
+    torch.testing.assert_close(torch.autograd.grad(got, table)[0], torch.autograd.grad(expected, table)[0])

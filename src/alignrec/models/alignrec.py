@@ -29,7 +29,6 @@ from alignrec.errors import ConfigError
 from alignrec.models.base import Recommender, register
 from alignrec.models.embedding import id_embeddings
 from alignrec.models.graph import SparseOperator, cosine_knn_graph, normalized_bipartite, normalized_user_item
-from alignrec.models.lightgcn import propagate_mean
 from alignrec.models.losses import bpr_loss, counted_info_nce, info_nce_by_id, l2_reg, similarity_gap
 
 GRAM_CACHE_MAX_ITEMS = 6000
@@ -101,7 +100,7 @@ class AlignRec(Recommender):
 
     def forward_all(self) -> AlignRecOutputs:
         ego = torch.cat([self.user_emb.weight, self.item_emb.weight])
-        id_all = propagate_mean(self.adj, ego, self.params.n_layers)
+        id_all = self.adj.layer_mean(ego, self.params.n_layers)
         user_id, item_id = id_all[: self.n_users], id_all[self.n_users:]
         content = self.project(self.norm(self.feature))
         h = self.item_emb.weight * torch.sigmoid(self.gate(content))

@@ -32,7 +32,6 @@ from alignrec.models.base import Recommender, register
 from alignrec.models.content import concatenated_inputs, hide_in_copies, modality_inputs, trainable_copies
 from alignrec.models.embedding import id_embeddings
 from alignrec.models.graph import SparseOperator, degree_sensitive_keep, modality_knn_graph, normalized_bipartite
-from alignrec.models.lightgcn import propagate_mean
 from alignrec.models.losses import bpr_loss
 
 
@@ -87,7 +86,7 @@ class FREEDOM(Recommender):
         for _ in range(self.params.n_mm_layers):
             h = self.item_graph(h)
         ego = torch.cat([self.user_emb.weight, self.item_emb.weight])
-        out = propagate_mean(adj, ego, self.params.n_ui_layers)
+        out = adj.layer_mean(ego, self.params.n_ui_layers)
         return out[: self.n_users], out[self.n_users:] + h
 
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:

@@ -30,7 +30,6 @@ from alignrec.models.base import Recommender, register
 from alignrec.models.content import concatenated_inputs, hide_in_copies, modality_inputs, trainable_copies
 from alignrec.models.embedding import id_embeddings
 from alignrec.models.graph import SparseOperator, cosine_knn_graph, row_normalised_with_self_loops
-from alignrec.models.lightgcn import propagate_mean
 from alignrec.models.losses import bpr_loss, l2_reg
 
 
@@ -125,7 +124,7 @@ class LATTICE(Recommender):
             original = sum(w * graph(h) for w, graph in zip(weights, self.original))
             h = (1 - lam) * sparse_apply(rows, cols, values, h) + lam * original
         ego = torch.cat([self.user_emb.weight, self.item_emb.weight])
-        out = propagate_mean(self.adj, ego, self.params.n_ui_layers)
+        out = self.adj.layer_mean(ego, self.params.n_ui_layers)
         return out[: self.n_users], out[self.n_users:] + nn.functional.normalize(h, dim=1)
 
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:

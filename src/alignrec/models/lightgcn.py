@@ -14,7 +14,7 @@ from alignrec.data import Dataset
 from alignrec.models.base import Recommender, register
 from alignrec.models.embedding import id_embeddings
 from alignrec.models.graph import SparseOperator, normalized_bipartite
-from alignrec.models.losses import bpr_loss, l2_reg
+from alignrec.models.losses import bpr_loss, l2_reg_of_rows
 
 
 @dataclass
@@ -22,15 +22,6 @@ class LightGCNParams:
     embedding_dim: int = 64
     n_layers: int = 2
     reg_weight: float = 1e-4
-
-
-def propagate_mean(adj: SparseOperator, ego: torch.Tensor, n_layers: int) -> torch.Tensor:
-    """Mean of ``[ego, A ego, A^2 ego, ...]`` over ``n_layers + 1`` terms."""
-    out, x = ego, ego
-    for _ in range(n_layers):
-        x = adj(x)
-        out = out + x
-    return out / (n_layers + 1)
 
 
 @register
@@ -48,13 +39,19 @@ class LightGCN(Recommender):
         self.adj = SparseOperator(normalized_bipartite(dataset.train, self.n_users, self.n_items), symmetric=True)
 
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
-        ego = torch.cat([self.user_emb.weight, self.item_emb.weight])
-        out = propagate_mean(self.adj, ego, self.params.n_layers)
+        out = self.adj.layer_mean(self.ego(), self.params.n_layers)
         return out[: self.n_users], out[self.n_users:]
 
+    def ego(self) -> torch.Tensor:
+        """Users' then items' ID embeddings, ``[n_users + n_items, d]``."""
+        return torch.cat([self.user_emb.weight, self.item_emb.weight])
+
     def loss(self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> dict[str, torch.Tensor]:
-        user_all, item_all = self.embeddings()
-        u, p, n = user_all[users], item_all[pos], item_all[neg]
+        ego = self.ego()
+        out = self.adj.layer_mean(ego, self.params.n_layers)
+        # one gather for the three roles: its backward is one scatter instead of three
+        rows = torch.cat([users, pos + self.n_users, neg + self.n_users])
+        u, p, n = out.index_select(0, rows).split(len(users))
         bpr = bpr_loss((u * p).sum(1), (u * n).sum(1))
-        reg = self.params.reg_weight * l2_reg(self.user_emb(users), self.item_emb(pos), self.item_emb(neg))
+        reg = self.params.reg_weight * l2_reg_of_rows(ego, rows, len(users))
         return {"loss": bpr + reg, "bpr": bpr, "reg": reg}

@@ -28,6 +28,14 @@ def l2_reg(*embeddings: torch.Tensor) -> torch.Tensor:
     return 0.5 * sum(e.pow(2).sum() for e in embeddings) / batch
 
 
+def l2_reg_of_rows(table: torch.Tensor, rows: torch.Tensor, batch: int) -> torch.Tensor:
+    """``1/2 * sum of the squared norms of table[rows] / batch`` (:func:`l2_reg` of the gathered rows, ``table``
+    [n, d], ``rows`` [m] with repeats), summed over the table weighted by each row's count: no gather whose
+    backward scatters."""
+    counts = torch.bincount(rows, minlength=table.shape[0]).to(table.dtype)
+    return 0.5 * (counts @ table.pow(2).sum(1)) / batch
+
+
 def info_nce(anchor: torch.Tensor, positive: torch.Tensor, temperature: float, bf16: bool = False) -> torch.Tensor:
     """One-directional InfoNCE (van den Oord, Li, Vinyals, "Representation Learning with Contrastive Predictive
     Coding", 2018): row ``i`` of ``anchor`` [B, d] should pick row ``i`` of ``positive`` among all B rows, by

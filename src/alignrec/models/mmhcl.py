@@ -31,7 +31,6 @@ from alignrec.models.graph import (
     normalized_bipartite,
     user_cooccurrence_graph,
 )
-from alignrec.models.lightgcn import propagate_mean
 from alignrec.models.losses import bpr_loss, l2_reg, node_contrastive_loss
 
 
@@ -80,7 +79,7 @@ class MMHCL(Recommender):
         for _ in range(p.user_layers):
             users_view = self.user_graph(users_view)
         ego = torch.cat([self.user_emb.weight, self.item_emb.weight])
-        out = propagate_mean(self.adj, ego, p.n_layers)
+        out = self.adj.layer_mean(ego, p.n_layers)
         users = out[: self.n_users] + nn.functional.normalize(users_view, dim=1)
         items = out[self.n_users:] + nn.functional.normalize(items_view, dim=1)
         return users, items, users_view, items_view

@@ -52,7 +52,6 @@ from alignrec.models.graph import (
     mean_similarity_knn_graph,
     normalized_bipartite,
 )
-from alignrec.models.lightgcn import propagate_mean
 from alignrec.models.losses import bpr_loss, info_nce, orthogonality_loss
 
 
@@ -202,7 +201,7 @@ class REARM(Recommender):
         user_parts = [self.act(x) for x in user_parts]
         item_parts = self.attend(item_parts)
         ego = torch.cat([torch.cat([user_id, *user_parts], 1), torch.cat([item_id, *item_parts], 1)])
-        out = propagate_mean(self.adj, ego, self.params.n_layers)
+        out = self.adj.layer_mean(ego, self.params.n_layers)
         ids, modal = out[:, :d], out[:, d:]
         views = list(modal.split(d, dim=1))
         shared = torch.cat([self.user_meta(modal[: self.n_users], ids[: self.n_users]),
