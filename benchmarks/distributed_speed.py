@@ -54,7 +54,8 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--out", required=True, help="output path without suffix; writes .json and .md")
     args = parser.parse_args()
-    work = args.workdir or Path(tempfile.mkdtemp(prefix="alignrec-ddp-"))
+    scratch = None if args.workdir else tempfile.TemporaryDirectory(prefix="alignrec-ddp-")  # removed at exit
+    work = Path(scratch.name) if scratch else args.workdir
     rows = []
     for model in args.models:
         for processes in args.processes:

@@ -81,7 +81,8 @@ def main() -> None:
     from alignrec.io import write_json, write_text
     from alignrec.tables import table
 
-    args.workdir = args.workdir or Path(tempfile.mkdtemp(prefix="alignrec-knn-"))
+    scratch = None if args.workdir else tempfile.TemporaryDirectory(prefix="alignrec-knn-")  # removed at exit
+    args.workdir = Path(scratch.name) if scratch else args.workdir
     args.workdir.mkdir(parents=True, exist_ok=True)
     rows = []
     for backend in args.backends:
