@@ -17,9 +17,13 @@ import time
 import numpy as np
 
 
-def measure(data: str, model: str, epochs: int, evals: int, threads: int) -> dict:
-    import torch
+def threads_in_use() -> int:
+    import torch  # after alignrec: its OpenMP settings must be in place when torch loads
 
+    return torch.get_num_threads()
+
+
+def measure(data: str, model: str, epochs: int, evals: int, threads: int) -> dict:
     from alignrec import DataConfig, RunConfig, RuntimeOptions, TrainConfig, load_dataset, train
     from alignrec.evaluation import evaluate_split
 
@@ -33,7 +37,7 @@ def measure(data: str, model: str, epochs: int, evals: int, threads: int) -> dic
         eval_secs.append(time.perf_counter() - t0)
     train_secs = [row["train_seconds"] for row in result.history]
     return {
-        "model": model, "threads": torch.get_num_threads(), "epochs": len(train_secs),
+        "model": model, "threads": threads_in_use(), "epochs": len(train_secs),
         "train_seconds_per_epoch_median": float(np.median(train_secs)) if train_secs else 0.0,
         "eval_seconds_median": float(np.median(eval_secs)),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

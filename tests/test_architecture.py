@@ -12,7 +12,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "alignrec"
 
 # Bottom to top; a package may import packages of lower layers only (docs/architecture.md).
 LAYERS = [
-    {"errors", "io", "progress", "tables"},
+    {"errors", "io", "openmp", "progress", "tables"},
     {"config"},
     {"data"},
     {"evaluation"},

@@ -9,6 +9,7 @@ The public API in a few names::
     print(result.test["recall@20"])
 """
 
+from alignrec import openmp  # noqa: F401  (first: before anything imports torch)
 from alignrec.config import DataConfig, RuntimeOptions, TrainConfig
 from alignrec.data import Dataset, load_dataset
 from alignrec.models import available_models, build_model
