@@ -70,6 +70,15 @@ def configure_cpu(threads: int | None) -> None:
     torch.set_flush_denormal(True)
 
 
+def adam(model: Recommender, lr: float) -> torch.optim.Adam:
+    """Adam over the model's parameter groups, as one fused update per step on the CPU and CUDA: the same rule,
+    one pass over each tensor instead of a dozen (a third of the time of AlignRec's update of its trainable
+    feature copy)."""
+    first = next(model.parameters(), None)
+    fused = first is not None and first.device.type in ("cpu", "cuda")
+    return torch.optim.Adam(model.parameter_groups(), lr=lr, fused=fused)
+
+
 def fit(model: Recommender, dataset: Dataset, cfg: TrainConfig, ks: list[int], runtime: RuntimeOptions | None = None,
         checkpoints: Checkpoints | None = None, on_epoch: Callable[[LoopState], None] | None = None) -> FitResult:
     """Train ``model`` on ``runtime.device`` with BPR triples from ``dataset.train``; early-stop on
@@ -90,7 +99,7 @@ def fit(model: Recommender, dataset: Dataset, cfg: TrainConfig, ks: list[int], r
     group = distributed.current()  # joined by the caller (runs.train) when launched by torchrun
     if group is not None:
         distributed.broadcast_parameters(model)
-    optimizer = torch.optim.Adam(model.parameter_groups(), lr=cfg.lr)
+    optimizer = adam(model, cfg.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: cfg.lr_decay ** (epoch / cfg.lr_decay_every))
     state = LoopState()
     saved = checkpoints.load_last() if checkpoints is not None else None

@@ -25,7 +25,7 @@ from alignrec.models.losses import reverse_bpr_loss
 from alignrec.progress import progress
 from alignrec.training.loop import optimise_batches
 from alignrec.training.sampler import BPRSampler
-from alignrec.training.trainer import configure_cpu, resolve_device
+from alignrec.training.trainer import adam, configure_cpu, resolve_device
 
 
 @dataclass
@@ -63,7 +63,7 @@ def reverse_bpr(model: Recommender, retain: Dataset, forget: np.ndarray, cfg: Un
     device = resolve_device(runtime.device)
     model.to(device)
     sampler = BPRSampler(retain.train, retain.n_items)
-    optimizer = torch.optim.Adam(model.parameter_groups(), lr=cfg.lr)
+    optimizer = adam(model, cfg.lr)
     lam = cfg.retain_weight
     history: list[dict[str, Any]] = []
     bar = progress(range(cfg.max_epochs), desc=f"unlearn {model.name} (reverse BPR)", unit="epochs",
