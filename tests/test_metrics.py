@@ -8,7 +8,15 @@ import scipy.sparse as sp
 import torch
 
 from alignrec.evaluation.evaluator import hit_matrix, rank_and_evaluate, row_top_k
-from alignrec.evaluation.metrics import hit_rate_at_k, map_at_k, ndcg_at_k, precision_at_k, recall_at_k
+from alignrec.evaluation.metrics import (
+    METRIC_FUNCTIONS,
+    hit_rate_at_k,
+    map_at_k,
+    ndcg_at_k,
+    per_user_metrics,
+    precision_at_k,
+    recall_at_k,
+)
 
 # user 0: 3 test items, hits at ranks 1 and 3 of 5; user 1: 1 test item, hit at rank 2.
 HITS = np.array([[1, 0, 1, 0, 0], [0, 1, 0, 0, 0]], dtype=bool)
@@ -62,6 +70,30 @@ def test_hit_matrix_lookup() -> None:
     truth = sp.csr_matrix(np.array([[0, 1, 0, 1], [1, 0, 0, 0]], dtype=np.float32))
     top = np.array([[3, 0], [1, 0]])
     assert hit_matrix(top, np.array([0, 1]), truth).tolist() == [[True, False], [False, True]]
+
+
+def test_hit_matrix_in_row_blocks_matches_membership(monkeypatch: pytest.MonkeyPatch) -> None:
+    from alignrec.evaluation import evaluator
+
+    rng = np.random.default_rng(3)
+    truth = sp.random(40, 30, density=0.2, random_state=4, format="csr")
+    users = rng.permutation(40)[:25]
+    top = np.stack([rng.permutation(30)[:6] for _ in users])
+    expected = [[item in set(truth[u].indices) for item in row] for u, row in zip(users, top, strict=True)]
+    monkeypatch.setattr(evaluator, "HIT_BLOCK_BYTES", 30 * 4)  # blocks of 4 users
+    assert hit_matrix(top, users, truth).tolist() == expected
+
+
+def test_per_user_metrics_equal_the_metric_functions() -> None:
+    rng = np.random.default_rng(5)
+    hits = rng.random((200, 50)) < 0.1
+    n_relevant = rng.integers(0, 60, size=200)  # users without test items, and with more than k
+    hits[n_relevant == 0] = False
+    got = per_user_metrics(hits, n_relevant, [1, 5, 20, 50])
+    assert list(got) == [f"{name}@{k}" for k in [1, 5, 20, 50] for name in METRIC_FUNCTIONS]
+    for key, values in got.items():
+        name, k = key.split("@")
+        np.testing.assert_allclose(values, METRIC_FUNCTIONS[name](hits, n_relevant, int(k)), rtol=1e-12)
 
 
 def test_k_larger_than_catalogue() -> None:
