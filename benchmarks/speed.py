@@ -17,15 +17,11 @@ import time
 import numpy as np
 
 
-def threads_in_use() -> int:
-    import torch  # after alignrec: its OpenMP settings must be in place when torch loads
-
-    return torch.get_num_threads()
-
-
 def measure(data: str, model: str, epochs: int, evals: int, threads: int) -> dict:
-    from alignrec import DataConfig, RunConfig, RuntimeOptions, TrainConfig, load_dataset, train
+    # alignrec before torch: its OpenMP setting must be in place when torch loads
+    from alignrec import DataConfig, RunConfig, RuntimeOptions, TrainConfig, load_dataset, train  # noqa: I001
     from alignrec.evaluation import evaluate_split
+    import torch
 
     dataset = load_dataset(DataConfig(path=data))
     config = RunConfig(data=DataConfig(path=data), model=model, train=TrainConfig(epochs=epochs, patience=epochs))
@@ -37,7 +33,7 @@ def measure(data: str, model: str, epochs: int, evals: int, threads: int) -> dic
         eval_secs.append(time.perf_counter() - t0)
     train_secs = [row["train_seconds"] for row in result.history]
     return {
-        "model": model, "threads": threads_in_use(), "epochs": len(train_secs),
+        "model": model, "threads": torch.get_num_threads(), "epochs": len(train_secs),
         "train_seconds_per_epoch_median": float(np.median(train_secs)) if train_secs else 0.0,
         "eval_seconds_median": float(np.median(eval_secs)),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -74,9 +74,7 @@ def hit_matrix(top_items: np.ndarray, users: np.ndarray, truth: sp.csr_matrix) -
     out = np.empty(top_items.shape, dtype=bool)
     rows = max(1, HIT_BLOCK_BYTES // max(truth.shape[1], 1))
     for start in range(0, len(users), rows):
-        block = truth[users[start:start + rows]]
-        dense = np.zeros(block.shape, dtype=bool)
-        dense[np.repeat(np.arange(block.shape[0]), np.diff(block.indptr)), block.indices] = True
+        dense = truth[users[start:start + rows]].astype(bool).toarray()
         out[start:start + rows] = np.take_along_axis(dense, top_items[start:start + rows], axis=1)
     return out
 
