@@ -253,10 +253,32 @@ def test_info_nce_over_distinct_ids_matches_the_repeated_rows() -> None:
     dense = torch.nn.functional.cross_entropy(rows / 0.3, torch.arange(len(ids)))
     for grad, dense_grad in zip(grads, torch.autograd.grad(dense, (anchors, positives)), strict=True):
         torch.testing.assert_close(grad, dense_grad)
+    # the backward pass leaves its buffer as it found it, so a retained graph gives the same gradients twice
     again = info_nce_by_id(anchors, positives, ids, 0.3)
-    again.backward(retain_graph=True)
-    with pytest.raises(RuntimeError, match="cannot run twice"):
-        again.backward()
+    first = torch.autograd.grad(again, (anchors, positives), retain_graph=True)
+    for grad, repeated in zip(first, torch.autograd.grad(again, (anchors, positives)), strict=True):
+        torch.testing.assert_close(grad, repeated)
+
+
+def test_info_nce_at_a_low_temperature_falls_back_to_row_maxima() -> None:
+    import torch
+
+    from alignrec.models.losses import info_nce_by_id
+
+    rng = np.random.default_rng(9)
+    anchors, positives = (torch.tensor(rng.normal(size=(5, 3)), dtype=torch.float32, requires_grad=True)
+                          for _ in range(2))
+    ids = torch.tensor([0, 1, 1, 2, 3, 4, 4, 4])
+    for temperature in (0.3, 0.01):  # a fixed shift of 1/0.01 would underflow exp() in float32
+        loss = info_nce_by_id(anchors, positives, ids, temperature)
+        rows = (torch.nn.functional.normalize(anchors[ids], dim=1)
+                @ torch.nn.functional.normalize(positives[ids], dim=1).T)
+        dense = torch.nn.functional.cross_entropy(rows / temperature, torch.arange(len(ids)))
+        assert torch.isfinite(loss)
+        torch.testing.assert_close(loss, dense)
+        for grad, dense_grad in zip(torch.autograd.grad(loss, (anchors, positives)),
+                                    torch.autograd.grad(dense, (anchors, positives)), strict=True):
+            torch.testing.assert_close(grad, dense_grad)
 
 
 def real_features(real_data: RealData) -> np.ndarray:
@@ -356,3 +378,25 @@ def test_l2_reg_of_rows_is_l2_reg_of_the_gathered_rows() -> None:
     expected = l2_reg(*table[rows].split(3))
     torch.testing.assert_close(got, expected)
     torch.testing.assert_close(torch.autograd.grad(got, table)[0], torch.autograd.grad(expected, table)[0])
+
+
+def test_weighted_similarity_gap_matches_the_repeated_rows() -> None:
+    import torch
+
+    from alignrec.models.losses import similarity_gap
+
+    rng = np.random.default_rng(10)
+    h = torch.tensor(rng.normal(size=(5, 3)), dtype=torch.float64, requires_grad=True)
+    f0 = torch.nn.functional.normalize(torch.tensor(rng.normal(size=(5, 7)), dtype=torch.float64), dim=1)
+    f0.requires_grad_()
+    counts = torch.tensor([1, 3, 2, 1, 4])
+    repeat = torch.repeat_interleave(torch.arange(5), counts)
+    dense = torch.linalg.matrix_norm(h[repeat] @ h[repeat].T - f0[repeat] @ f0[repeat].T)
+    for gram in (None, (f0[repeat] @ f0[repeat].T).pow(2).sum().detach()):
+        gap = similarity_gap(h, f0, gram, counts.double())
+        torch.testing.assert_close(gap, dense)
+        wrt = (h, f0) if gram is None else (h,)  # with a given target norm, f0 is taken as fixed in that term
+        grads = torch.autograd.grad(gap, wrt, retain_graph=True)
+        for grad, dense_grad in zip(grads, torch.autograd.grad(dense, wrt, retain_graph=True), strict=True):
+            torch.testing.assert_close(grad, dense_grad)
+    torch.testing.assert_close(similarity_gap(h, f0), torch.linalg.matrix_norm(h @ h.T - f0 @ f0.T))

@@ -32,6 +32,7 @@ from alignrec.models.graph import SparseOperator, cosine_knn_graph, normalized_b
 from alignrec.models.losses import bpr_loss, counted_info_nce, info_nce_by_id, l2_reg, similarity_gap
 
 GRAM_CACHE_MAX_ITEMS = 6000
+COSINE_EPS = 1e-8  # as torch.nn.functional.cosine_similarity
 
 
 @dataclass
@@ -130,24 +131,28 @@ class AlignRec(Recommender):
     def loss(self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> dict[str, torch.Tensor]:
         p = self.params
         out = self.forward_all()
-        u, i_pos, i_neg = out.users[users], out.items[pos], out.items[neg]
-        bpr = bpr_loss((u * i_pos).sum(1), (u * i_neg).sum(1))
+        u = out.users.index_select(0, users)
+        i_pos, i_neg = out.items.index_select(0, torch.cat([pos, neg])).split(len(pos))
+        pos_scores = (u * i_pos).sum(1)
+        bpr = bpr_loss(pos_scores, (u * i_neg).sum(1))
         reg = p.reg_weight * l2_reg(u, i_pos, i_neg)
-        ui_cos = p.ui_cos_weight * (1 - nn.functional.cosine_similarity(u, i_pos, dim=1).mean())
+        cosine = pos_scores / (u.norm(dim=1) * i_pos.norm(dim=1)).clamp_min(COSINE_EPS)
+        ui_cos = p.ui_cos_weight * (1 - cosine.mean())
         # Both item terms run over the batch's distinct positives, each standing for its c copies.
         items, counts = torch.unique(pos, return_counts=True)
+        h = out.item_content.index_select(0, items)
         align = p.align_weight * (
-            counted_info_nce(out.item_content[items], out.item_id[items], counts, p.temperature, p.contrastive_bf16)
+            counted_info_nce(h, out.item_id.index_select(0, items), counts, p.temperature, p.contrastive_bf16)
             + info_nce_by_id(out.user_content, out.user_id, users, p.temperature, p.contrastive_bf16)
         )
-        root = counts.to(out.item_content.dtype).sqrt()[:, None]  # a row scaled by √c: c copies in a Gram product
-        h = out.item_content[items] * root
+        weights = counts.to(out.item_content.dtype)
         if p.sim_target == "trainable":  # the authors' code: the target follows the trained feature copy
-            target_rows = nn.functional.normalize(self.feature[items], dim=1) * root
-            sim = p.sim_weight * similarity_gap(h, target_rows) / len(pos)
+            target_rows = nn.functional.normalize(self.feature.index_select(0, items), dim=1)
+            sim = p.sim_weight * similarity_gap(h, target_rows, weights=weights) / len(pos)
         else:
             with torch.no_grad():
                 target = self.target_sq_norm(pos)
-            sim = p.sim_weight * similarity_gap(h, self.feature0[items] * root, target) / len(pos)
+            rows = self.feature0.index_select(0, items)
+            sim = p.sim_weight * similarity_gap(h, rows, target, weights) / len(pos)
         total = bpr + reg + ui_cos + align + sim
         return {"loss": total, "bpr": bpr, "reg": reg, "ui_cos": ui_cos, "align": align, "sim": sim}

@@ -55,7 +55,8 @@ def info_nce_by_id(anchors: torch.Tensor, positives: torch.Tensor, ids: torch.Te
     """``info_nce(anchors[ids], positives[ids])`` computed over the distinct ``ids`` only (same value and gradients);
     see :func:`counted_info_nce`."""
     distinct, counts = torch.unique(ids, return_counts=True)
-    return counted_info_nce(anchors[distinct], positives[distinct], counts, temperature, bf16)
+    return counted_info_nce(anchors.index_select(0, distinct), positives.index_select(0, distinct), counts, temperature,
+                            bf16)
 
 
 def counted_info_nce(anchor: torch.Tensor, positive: torch.Tensor, counts: torch.Tensor, temperature: float,
@@ -65,44 +66,62 @@ def counted_info_nce(anchor: torch.Tensor, positive: torch.Tensor, counts: torch
 
     A batch repeats popular items and active users: as a column a distinct row enters the softmax ``c`` times (a
     ``log c`` added to its logit) and as a row its loss counts ``c`` times. The ``B x B`` similarity block becomes
-    ``U x U`` (on amazon-scientific, batch 2048: about 1,450 distinct items and as many users), and the softmax runs
-    in place in that one block, forward and backward (:class:`_CountedInfoNCE`)."""
+    ``U x U`` (on amazon-scientific, batch 2048: about 1,000 distinct items and 1,450 users), held once
+    (:class:`_CountedInfoNCE`)."""
     a = nn.functional.normalize(anchor, dim=1) / temperature
     p = nn.functional.normalize(positive, dim=1)
-    return _CountedInfoNCE.apply(a, p, counts.to(a.dtype), bf16)
+    return _CountedInfoNCE.apply(a, p, counts.to(a.dtype), bf16, 1.0 / temperature)
+
+
+SAFE_EXP_RANGE = 80.0  # exp(-80) is still a normal float32
 
 
 class _CountedInfoNCE(torch.autograd.Function):
-    """``(1/B) Σ_r c_r (log Σ_s c_s exp(a_r·p_s) − a_r·p_r)`` with one ``U x U`` buffer: the logits become the
-    softmax in place and, in the backward pass, the gradient of the logits (the only use of the buffer)."""
+    """``(1/B) Σ_r c_r (log Σ_s c_s exp(a_r·p_s) − a_r·p_r)`` with one ``U x U`` buffer and four passes over it in
+    the forward pass (the product, the column bias, ``exp`` in place, the row sums), two in the backward pass.
+
+    The softmax is shifted by ``bound`` (every ``a_r·p_s ≤ bound``, here ``1/temperature`` for unit rows), not by
+    each row's maximum, so no pass finds the maxima; a row's sum is at least ``exp(-2 bound)``, which stays a normal
+    float for ``2 bound ≤ 80``. Beyond that (temperature under 0.025) the row maxima are used. The buffer keeps
+    the unnormalised ``exp``; the backward pass folds each row's ``1/sum`` and weight into its small ``U x d``
+    operands instead of rescaling the buffer."""
 
     @staticmethod
-    def forward(ctx: Any, a: torch.Tensor, p: torch.Tensor, counts: torch.Tensor, bf16: bool) -> torch.Tensor:
+    def forward(ctx: Any, a: torch.Tensor, p: torch.Tensor, counts: torch.Tensor, bf16: bool,
+                bound: float) -> torch.Tensor:
+        fixed = 2 * bound <= SAFE_EXP_RANGE
+        bias = counts.log() - bound if fixed else counts.log()  # column s stands for its c_s copies
         logits = (a.bfloat16() @ p.bfloat16().T).float() if bf16 else a @ p.T
-        own = logits.diagonal().clone()
-        logits += counts.log()  # column s stands for its c_s copies
-        top = logits.amax(1, keepdim=True)
-        softmax = logits.sub_(top).exp_()
-        total = softmax.sum(1, keepdim=True)
-        softmax /= total
-        log_sum = (top + total.log()).squeeze(1)
-        ctx.save_for_backward(a, p, counts, softmax)
-        ctx.bf16, ctx.used = bf16, False
+        logits += bias
+        if fixed:
+            shift = torch.full((len(a), 1), bound, dtype=a.dtype, device=a.device)
+        else:
+            shift = logits.amax(1, keepdim=True)
+            logits.sub_(shift)
+        exp = logits.exp_()
+        total = exp.sum(1, keepdim=True)
+        log_sum = (shift + total.log()).squeeze(1)
+        own = (a * p).sum(1)
+        ctx.save_for_backward(a, p, counts, exp, total)
+        ctx.bf16 = bf16
         return (counts * (log_sum - own)).sum() / counts.sum()
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        if ctx.used:
-            raise RuntimeError("info_nce_by_id's backward reuses its buffer and cannot run twice (retain_graph)")
-        ctx.used = True
-        a, p, counts, g = ctx.saved_tensors
-        weight = counts * (grad / counts.sum())
-        g.mul_(weight[:, None]).diagonal().sub_(weight)  # d loss / d logits, in the softmax's buffer
+        a, p, counts, exp, total = ctx.saved_tensors
+        weight = (counts * (grad / counts.sum()))[:, None]  # d loss / d logits = weight * (softmax - I)
+        row_scale = weight / total
         if ctx.bf16:
-            g16 = g.bfloat16()
-            return (g16 @ p.bfloat16()).float(), (g16.T @ a.bfloat16()).float(), None, None
-        return g @ p, g.T @ a, None, None
+            exp16 = exp.bfloat16()
+            grad_a = (exp16 @ p.bfloat16()).float()
+            grad_p = (exp16.T @ (row_scale * a).bfloat16()).float()
+        else:
+            grad_a = exp @ p
+            grad_p = exp.T @ (row_scale * a)
+        grad_a.mul_(row_scale).sub_(weight * p)
+        grad_p.sub_(weight * a)
+        return grad_a, grad_p, None, None, None
 
 
 def symmetric_info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -115,21 +134,25 @@ def symmetric_info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float) -> 
     return 0.5 * (nn.functional.cross_entropy(logits, target) + nn.functional.cross_entropy(logits.T, target))
 
 
-def similarity_gap(h: torch.Tensor, f0: torch.Tensor, f0_gram_sq_norm: torch.Tensor | None = None) -> torch.Tensor:
+def similarity_gap(h: torch.Tensor, f0: torch.Tensor, f0_gram_sq_norm: torch.Tensor | None = None,
+                   weights: torch.Tensor | None = None) -> torch.Tensor:
     """``‖H Hᵀ − F0 F0ᵀ‖_F`` without forming the ``B x B`` matrices.
 
     Uses ``‖HHᵀ − GGᵀ‖² = ‖HᵀH‖² − 2‖GᵀH‖² + ‖GᵀG‖²`` (with ``G = F0``), which costs
-    ``B·d·(d_h + d_f)`` instead of ``B²·(d_h + d_f)``. ``f0_gram_sq_norm`` may pass ``‖F0 F0ᵀ‖²`` when the
-    caller has it cheaper (it carries no gradient; ``f0`` itself may, when the target is trained). Rows of ``f0``
-    should be L2-normalised so that
-    ``F0 F0ᵀ`` is the cosine similarity.
+    ``B·d·(d_h + d_f)`` instead of ``B²·(d_h + d_f)``. ``weights`` [B] (optional) lets row ``r`` of ``h`` and
+    ``f0`` stand for ``weights[r]`` identical rows: the products become ``HᵀWH`` and ``GᵀWH``, with only the narrow
+    ``h`` scaled. ``f0_gram_sq_norm`` may pass ``‖F0 F0ᵀ‖²`` (of the repeated rows) when the caller has it cheaper (it
+    carries no gradient; ``f0`` itself may, when the target is trained). Rows of ``f0`` should be L2-normalised so
+    that ``F0 F0ᵀ`` is the cosine similarity.
     """
+    weighted = h if weights is None else h * weights[:, None]
     if f0_gram_sq_norm is None:  # with gradients only when the target itself is trained
         with torch.set_grad_enabled(f0.requires_grad and torch.is_grad_enabled()):
-            small = f0.T @ f0 if f0.shape[1] < f0.shape[0] else f0 @ f0.T
+            g = f0 if weights is None else f0 * weights.sqrt()[:, None]
+            small = g.T @ g if g.shape[1] < g.shape[0] else g @ g.T
             f0_gram_sq_norm = small.double().pow(2).sum()
     # The products are small (d x d_h); the squared norms are summed in float64 because they nearly cancel.
-    squared = ((h.T @ h).double().pow(2).sum() - 2 * (f0.T @ h).double().pow(2).sum()
+    squared = ((h.T @ weighted).double().pow(2).sum() - 2 * (f0.T @ weighted).double().pow(2).sum()
                + f0_gram_sq_norm.double())
     return squared.clamp_min(1e-12).sqrt().to(h.dtype)
 
