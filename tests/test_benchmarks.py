@@ -57,6 +57,7 @@ def test_speed(tmp_path: Path, shared_cache: Path, real_data: RealData) -> None:
         "1", "--threads", "1", "--out", str(tmp_path / "speed"))
     rows = json.loads((tmp_path / "speed.json").read_text())["rows"]
     assert [r["model"] for r in rows] == ["bpr"] and rows[0]["train_seconds_per_epoch_median"] > 0
+    assert rows[0]["floor_seconds_median"] > 0 and rows[0]["ranking_seconds_median"] > 0
 
 
 def test_prepare_movielens(tmp_path: Path, shared_cache: Path, movielens: Path) -> None:
