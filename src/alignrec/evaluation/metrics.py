@@ -52,25 +52,30 @@ METRIC_FUNCTIONS = {
 def per_user_metrics(hits: np.ndarray, n_relevant: np.ndarray, ks: list[int]) -> dict[str, np.ndarray]:
     """Every metric at every ``k``, per user: ``{"recall@20": float64 [n_users], ...}``.
 
-    The same numbers as the functions above, read off running sums over the ranks (hits, discounted gain,
-    precision at each hit), so all ``k`` cost one pass over the list instead of one per metric and ``k``.
+    The same numbers as the functions above, summed over the hits only (a few per user, where the list holds ``K``
+    ranks): each hit adds 1 to the hit count, its discount to the DCG and the precision at its rank to the average
+    precision of every ``k`` past its rank.
     """
     k_max = max(ks)
-    h = hits[:, :k_max].astype(np.float64)
-    ranks = np.arange(1, h.shape[1] + 1)
-    discounts = 1.0 / np.log2(ranks + 1)
-    found = np.cumsum(h, axis=1)
-    gain = np.cumsum(h * discounts, axis=1)
-    precision_sum = np.cumsum(found / ranks * h, axis=1)
-    ideal = np.cumsum(1.0 / np.log2(np.arange(2, k_max + 2)))  # the list may be shorter than k_max
+    n_users = len(hits)
+    users, ranks = np.nonzero(hits[:, :k_max])  # row-major: a user's hits in rank order
+    first_hit = np.searchsorted(users, np.arange(n_users))
+    found_so_far = np.arange(1, len(users) + 1) - first_hit[users]  # hits up to and including this one
+    discount = 1.0 / np.log2(ranks + 2.0)
+    precision = found_so_far / (ranks + 1.0)
+    ideal = np.cumsum(1.0 / np.log2(np.arange(2, k_max + 2)))
     out: dict[str, np.ndarray] = {}
     for k in ks:
-        at = min(k, h.shape[1]) - 1
+        within = ranks < k
+        at = users[within]
+        found = np.bincount(at, minlength=n_users).astype(np.float64)
+        gain = np.bincount(at, weights=discount[within], minlength=n_users)
+        precision_sum = np.bincount(at, weights=precision[within], minlength=n_users)
         relevant_in_k = np.minimum(n_relevant, k)
         ideal_k = ideal[np.clip(relevant_in_k - 1, 0, None)]
-        out[f"recall@{k}"] = found[:, at] / np.maximum(n_relevant, 1)
-        out[f"ndcg@{k}"] = np.where(n_relevant > 0, gain[:, at] / ideal_k, 0.0)
-        out[f"precision@{k}"] = found[:, at] / k
-        out[f"map@{k}"] = precision_sum[:, at] / np.maximum(relevant_in_k, 1)
-        out[f"hit@{k}"] = (found[:, at] > 0).astype(np.float64)
+        out[f"recall@{k}"] = found / np.maximum(n_relevant, 1)
+        out[f"ndcg@{k}"] = np.where(n_relevant > 0, gain / ideal_k, 0.0)
+        out[f"precision@{k}"] = found / k
+        out[f"map@{k}"] = precision_sum / np.maximum(relevant_in_k, 1)
+        out[f"hit@{k}"] = (found > 0).astype(np.float64)
     return out
