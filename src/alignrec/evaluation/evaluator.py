@@ -31,11 +31,15 @@ def row_top_k(scores: torch.Tensor, k: int) -> torch.Tensor:
     values = scores.detach().float().numpy()
     threads = min(torch.get_num_threads(), max(1, values.size // TOP_K_SCORES_PER_THREAD))
     starts = range(0, len(values), TOP_K_BLOCK_ROWS)
+
+    def block_top_k(start: int) -> np.ndarray:
+        return _sorted_top_k(values[start:start + TOP_K_BLOCK_ROWS], k)
+
     if threads == 1:
-        blocks = [_sorted_top_k(values[start:start + TOP_K_BLOCK_ROWS], k) for start in starts]
+        blocks = list(map(block_top_k, starts))
     else:
         with ThreadPoolExecutor(threads) as pool:
-            blocks = list(pool.map(lambda start: _sorted_top_k(values[start:start + TOP_K_BLOCK_ROWS], k), starts))
+            blocks = list(pool.map(block_top_k, starts))
     return torch.from_numpy(np.concatenate(blocks))
 
 

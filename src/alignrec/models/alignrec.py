@@ -147,12 +147,11 @@ class AlignRec(Recommender):
         )
         weights = counts.to(out.item_content.dtype)
         if p.sim_target == "trainable":  # the authors' code: the target follows the trained feature copy
-            target_rows = nn.functional.normalize(self.feature.index_select(0, items), dim=1)
-            sim = p.sim_weight * similarity_gap(h, target_rows, weights=weights) / len(pos)
+            target_rows, target_norm = nn.functional.normalize(self.feature.index_select(0, items), dim=1), None
         else:
+            target_rows = self.feature0.index_select(0, items)
             with torch.no_grad():
-                target = self.target_sq_norm(pos)
-            rows = self.feature0.index_select(0, items)
-            sim = p.sim_weight * similarity_gap(h, rows, target, weights) / len(pos)
+                target_norm = self.target_sq_norm(pos)
+        sim = p.sim_weight * similarity_gap(h, target_rows, target_norm, weights) / len(pos)
         total = bpr + reg + ui_cos + align + sim
         return {"loss": total, "bpr": bpr, "reg": reg, "ui_cos": ui_cos, "align": align, "sim": sim}

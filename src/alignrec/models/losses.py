@@ -93,14 +93,13 @@ class _CountedInfoNCE(torch.autograd.Function):
         bias = counts.log() - bound if fixed else counts.log()  # column s stands for its c_s copies
         logits = (a.bfloat16() @ p.bfloat16().T).float() if bf16 else a @ p.T
         logits += bias
-        if fixed:
-            shift = torch.full((len(a), 1), bound, dtype=a.dtype, device=a.device)
-        else:
+        shift: float | torch.Tensor = bound
+        if not fixed:
             shift = logits.amax(1, keepdim=True)
             logits.sub_(shift)
         exp = logits.exp_()
         total = exp.sum(1, keepdim=True)
-        log_sum = (shift + total.log()).squeeze(1)
+        log_sum = (total.log() + shift).squeeze(1)
         own = (a * p).sum(1)
         ctx.save_for_backward(a, p, counts, exp, total)
         ctx.bf16 = bf16
