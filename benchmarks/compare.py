@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from alignrec import DataConfig, RunConfig, RuntimeOptions, TrainConfig, load_dataset, train
-from alignrec.config import apply_overrides, build_dataclass
+from alignrec.config import apply_overrides, build_dataclass, model_params
 from alignrec.io import write_json, write_text
 from alignrec.tables import table
 
@@ -48,9 +48,10 @@ def main() -> None:
     data = build_dataclass(DataConfig, data_fields, "data")
     dataset = load_dataset(data)
     runtime = RuntimeOptions(progress=False, threads=args.threads)
+    params_by_model = {model: model_params(args.param, model) for model in args.models}  # bad ones fail first
     runs = []
     for model in args.models:
-        params = apply_overrides({}, [p.split(":", 1)[1] for p in args.param if p.startswith(f"{model}:")])
+        params = params_by_model[model]
         for seed in args.seeds:
             train_fields = {"seed": seed, "patience": args.patience, "epochs": args.epochs,
                             "min_epochs": args.min_epochs, **overrides.get("train", {})}

@@ -30,12 +30,12 @@ if TYPE_CHECKING:
 def measure(data: str, model: str, epochs: int, evals: int, threads: int, params: list[str]) -> dict:
     # alignrec before torch: its OpenMP setting must be in place when torch loads
     from alignrec import DataConfig, RunConfig, RuntimeOptions, TrainConfig, load_dataset, train  # noqa: I001
-    from alignrec.config import apply_overrides
+    from alignrec.config import model_params
     from alignrec.evaluation import evaluate_split
     import torch
 
     dataset = load_dataset(DataConfig(path=data))
-    overrides = apply_overrides({}, [p.split(":", 1)[1] for p in params if p.startswith(f"{model}:")])
+    overrides = model_params(params, model)
     config = RunConfig(data=DataConfig(path=data), model=model, params=overrides,
                        train=TrainConfig(epochs=epochs, patience=epochs))
     result = train(config, dataset=dataset, runtime=RuntimeOptions(progress=False, threads=threads))
@@ -94,6 +94,10 @@ def main() -> None:
     if args.one:
         print(json.dumps(measure(args.data, args.one, args.epochs, args.evals, args.threads, args.param)))
         return
+    from alignrec.config import model_params
+
+    for model in args.models:
+        model_params(args.param, model)  # a malformed --param fails before any measurement
     rows = []
     for model in args.models:
         out = subprocess.run([sys.executable, "-W", "ignore", __file__, args.data, "--one", model, "--epochs",

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from alignrec.config import DataConfig, TrainConfig, apply_overrides, build_dataclass, load_config_file, to_dict
+from alignrec.config import (
+    DataConfig,
+    TrainConfig,
+    apply_overrides,
+    build_dataclass,
+    load_config_file,
+    model_params,
+    to_dict,
+)
 from alignrec.errors import ConfigError
 from alignrec.models.alignrec import AlignRecParams
 from alignrec.runs import RunConfig
@@ -23,6 +31,15 @@ def test_overrides_are_parsed_into_the_field_types() -> None:
     assert (config.train.lr, config.train.min_epochs) == (0.002, 3)
     assert config.data.features == ["image", "text"] and config.topk == [10, 20]
     assert RunConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config  # a round trip through a file
+
+
+def test_model_params_keeps_one_models_assignments_and_rejects_those_without_a_model() -> None:
+    assignments = ["alignrec:knn_k=10", "LightGCN:n_layers=2", "alignrec:feature=none"]
+    assert model_params(assignments, "alignrec") == {"knn_k": "10", "feature": "none"}
+    assert model_params(assignments, "lightgcn") == {"n_layers": "2"}
+    assert model_params(assignments, "bpr") == {}
+    with pytest.raises(ConfigError, match="'knn_k=10': expected MODEL:NAME=VALUE"):
+        model_params(["knn_k=10"], "alignrec")
 
 
 def test_typos_and_wrong_types_name_the_field() -> None:

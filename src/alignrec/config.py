@@ -257,6 +257,19 @@ def apply_overrides(raw: dict[str, Any], assignments: list[str], prefix: str = "
     return out
 
 
+def model_params(assignments: list[str], model: str) -> dict[str, Any]:
+    """The ``params`` overrides for ``model`` out of ``MODEL:NAME=VALUE`` assignments (a comparison's
+    ``--param alignrec:knn_k=10``); other models' are skipped, one without a model raises."""
+    own = []
+    for assignment in assignments:
+        name, sep, pair = assignment.partition(":")
+        if not sep or "=" in name:
+            raise ConfigError(f"--param {assignment!r}: expected MODEL:NAME=VALUE, e.g. alignrec:knn_k=10")
+        if name.strip().lower() == model.lower():
+            own.append(pair)
+    return apply_overrides({}, own)
+
+
 def load_config_file(path: str | Path) -> dict[str, Any]:
     """A JSON (``.json``) or TOML (``.toml``) config file as a raw dict, with a clear error for bad syntax."""
     path = Path(path)
