@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from alignrec.evaluation.evaluator import hit_matrix, rank_and_evaluate, row_top_k
+from alignrec.evaluation.evaluator import hit_matrix, rank_and_evaluate, top_k_items
 from alignrec.evaluation.metrics import (
     METRIC_FUNCTIONS,
     hit_rate_at_k,
@@ -118,16 +118,35 @@ def test_ranking_keeps_the_lists_and_skips_users_without_truth() -> None:
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_row_top_k_picks_what_topk_picks_best_first(threads: int) -> None:
+def test_top_k_items_picks_what_topk_picks_best_first(threads: int) -> None:
     rng = np.random.default_rng(5)
-    scores = torch.tensor(rng.integers(0, 40, size=(400, 1100)), dtype=torch.float32)  # ties; 2 row blocks
-    scores[:, ::3] = -torch.inf  # excluded items
+    scores = torch.tensor(rng.integers(0, 40, size=(700, 1100)), dtype=torch.float32)  # ties; 3 user blocks
+    exclude = sp.csr_matrix(rng.random((700, 1100)) < 0.3)
+    users = rng.permutation(700)[:600]
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        top = row_top_k(scores, 25)
+        top = torch.from_numpy(top_k_items(lambda u: scores[u], users, exclude, 25))
     finally:
         torch.set_num_threads(before)
-    picked = scores.gather(1, top)
-    assert torch.equal(picked, torch.topk(scores, 25, dim=1).values)  # the k best values, best first
+    masked = scores[users].masked_fill(torch.from_numpy(exclude[users].toarray()), -torch.inf)
+    assert torch.equal(masked.gather(1, top), torch.topk(masked, 25, dim=1).values)  # the k best, best first
     assert all(len(set(row)) == 25 for row in top.tolist())  # distinct items
+
+
+def test_top_k_items_scores_every_block_in_the_callers_grad_mode_and_restores_threads() -> None:
+    modes: list[bool] = []
+
+    def score(users: torch.Tensor) -> torch.Tensor:
+        modes.append(torch.is_grad_enabled())
+        return torch.rand(len(users), 300)
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with torch.no_grad():
+            top_k_items(score, np.arange(1000), sp.csr_matrix((1000, 300)), 10)
+        assert torch.get_num_threads() == 2  # one torch thread per worker while they rank, then restored
+    finally:
+        torch.set_num_threads(before)
+    assert len(modes) == 4 and not any(modes)  # 4 blocks, worker threads included

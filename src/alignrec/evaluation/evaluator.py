@@ -14,8 +14,7 @@ from alignrec.data import Dataset
 from alignrec.evaluation.metrics import per_user_metrics
 
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]
-TOP_K_SCORES_PER_THREAD = 200_000  # below this many scores a thread costs more than it saves
-TOP_K_BLOCK_ROWS = 256  # argpartition's int64 index block stays in cache: 15% faster than whole batches
+TOP_K_BLOCK_ROWS = 256  # a block of scores (and argpartition's int64 indices) stays in cache
 HIT_BLOCK_BYTES = 16 << 20
 
 
@@ -24,29 +23,14 @@ def row_top_k(scores: torch.Tensor, k: int) -> torch.Tensor:
     [rows, cols]`` (``k <= cols``), the same sets as ``torch.topk`` (ties may come in another order).
 
     On the CPU numpy's introselect (``argpartition``) finds the ``k`` and only they are sorted: about half of
-    ``torch.topk``'s time for ``k = 50`` of 1,585 items, which ranks by a heap. Blocks of ``TOP_K_BLOCK_ROWS`` rows
-    go to as many threads as torch uses (numpy releases the GIL while it partitions)."""
+    ``torch.topk``'s time for ``k = 50`` of 1,585 items, which ranks by a heap."""
     if scores.device.type != "cpu" or k >= scores.shape[1]:
         return torch.topk(scores, k, dim=1).indices
     values = scores.detach().float().numpy()
-    threads = min(torch.get_num_threads(), max(1, values.size // TOP_K_SCORES_PER_THREAD))
-    starts = range(0, len(values), TOP_K_BLOCK_ROWS)
-
-    def block_top_k(start: int) -> np.ndarray:
-        return _sorted_top_k(values[start:start + TOP_K_BLOCK_ROWS], k)
-
-    if threads == 1:
-        blocks = list(map(block_top_k, starts))
-    else:
-        with ThreadPoolExecutor(threads) as pool:
-            blocks = list(pool.map(block_top_k, starts))
-    return torch.from_numpy(np.concatenate(blocks))
-
-
-def _sorted_top_k(values: np.ndarray, k: int) -> np.ndarray:
     picks = np.argpartition(values, values.shape[1] - k, axis=1)[:, -k:]
-    order = np.argsort(-np.take_along_axis(values, picks, 1), axis=1, kind="stable")
-    return np.take_along_axis(picks, order, 1)
+    row_starts = np.arange(0, values.size, values.shape[1])[:, None]  # flat gathers: twice take_along_axis' speed
+    order = np.argsort(-values.ravel()[picks + row_starts], axis=1, kind="stable")
+    return torch.from_numpy(picks.ravel()[order + np.arange(0, picks.size, k)[:, None]])
 
 
 def top_k_items(
@@ -59,17 +43,43 @@ def top_k_items(
 ) -> np.ndarray:
     """Top ``k`` item indices per user, ``int64 [len(users), k]``, with ``exclude``'s items ranked last.
 
-    Users are scored in batches of ``batch_size`` so memory stays ``batch_size x n_items``.
+    Users are scored in batches of ``batch_size`` so memory stays ``batch_size x n_items``. On the CPU a batch is
+    ``TOP_K_BLOCK_ROWS`` users, scored, masked and ranked while its scores are still in cache, and the batches go
+    to as many worker threads as torch uses, each running torch on one thread meanwhile (workers sharing torch's
+    threads oversubscribe the cores). The first batch is scored alone, so a model fills its cached embeddings once.
+    Against whole batches of 2,048, AlignRec's evaluation on amazon-scientific takes 10-20% less time on 2 threads,
+    20% less on 1.
     """
     out = np.empty((len(users), k), dtype=np.int64)
-    for start in range(0, len(users), batch_size):
-        batch = users[start:start + batch_size]
-        scores = score_fn(torch.as_tensor(batch, dtype=torch.long, device=device)).float()
-        rows = exclude[batch]
-        row_idx = np.repeat(np.arange(len(batch)), np.diff(rows.indptr))
-        dev = scores.device
-        scores[torch.as_tensor(row_idx, device=dev), torch.as_tensor(rows.indices, device=dev)] = -torch.inf
-        out[start:start + len(batch)] = row_top_k(scores, k).cpu().numpy()
+    on_cpu = torch.device(device).type == "cpu"
+    step = min(batch_size, TOP_K_BLOCK_ROWS) if on_cpu else batch_size
+    starts = range(0, len(users), step)
+    grad_enabled = torch.is_grad_enabled()  # a worker thread does not inherit it
+    excluded = exclude[users]  # one row selection, not one per batch
+    n_items = exclude.shape[1]
+    flat_excluded = np.repeat(np.arange(len(users)) * n_items, np.diff(excluded.indptr)) + excluded.indices
+
+    def rank(start: int) -> None:
+        batch = users[start:start + step]
+        with torch.set_grad_enabled(grad_enabled):
+            scores = score_fn(torch.as_tensor(batch, dtype=torch.long, device=device)).float().contiguous()
+            hidden = flat_excluded[excluded.indptr[start]:excluded.indptr[start + len(batch)]] - start * n_items
+            scores.view(-1)[torch.as_tensor(hidden, device=scores.device)] = -torch.inf
+            out[start:start + len(batch)] = row_top_k(scores, k).cpu().numpy()
+
+    torch_threads = torch.get_num_threads()
+    workers = min(torch_threads, len(starts) - 1) if on_cpu else 1
+    if workers <= 1:
+        for start in starts:
+            rank(start)
+        return out
+    rank(starts[0])
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(rank, starts[1:]))
+    finally:
+        torch.set_num_threads(torch_threads)
     return out
 
 
