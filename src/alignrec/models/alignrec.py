@@ -110,12 +110,14 @@ class AlignRec(Recommender):
         user_content = self.user_item(h)
         return AlignRecOutputs(user_id + user_content, item_id + h, user_id, item_id, user_content, h)
 
-    def target_sq_norm(self, items: torch.Tensor) -> torch.Tensor | None:
-        """``‖cos(F0[items], F0[items])‖_F²`` from the cached squared Gram matrix, or None without one."""
+    def target_sq_norm(self, items: torch.Tensor, counts: torch.Tensor) -> torch.Tensor | None:
+        """``‖cos(F0[rows], F0[rows])‖_F²`` of the rows ``items`` (distinct), each repeated ``counts`` times, from the
+        cached squared Gram matrix; None without one."""
         if not self.feature_gram_sq.numel():
             return None
-        counts = torch.bincount(items, minlength=self.n_items).to(self.feature_gram_sq.dtype)
-        return counts @ (self.feature_gram_sq @ counts)
+        dense = torch.zeros(self.n_items, dtype=self.feature_gram_sq.dtype, device=items.device)
+        dense[items] = counts.to(dense.dtype)
+        return dense @ (self.feature_gram_sq @ dense)
 
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.forward_all()
@@ -151,7 +153,7 @@ class AlignRec(Recommender):
         else:
             target_rows = self.feature0.index_select(0, items)
             with torch.no_grad():
-                target_norm = self.target_sq_norm(pos)
+                target_norm = self.target_sq_norm(items, counts)
         sim = p.sim_weight * similarity_gap(h, target_rows, target_norm, weights) / len(pos)
         total = bpr + reg + ui_cos + align + sim
         return {"loss": total, "bpr": bpr, "reg": reg, "ui_cos": ui_cos, "align": align, "sim": sim}
