@@ -187,3 +187,19 @@ def test_content_models_take_any_number_of_modalities(dims: dict[str, int], tmp_
         with torch.no_grad():
             scores = model.score(torch.arange(5))
         assert scores.shape == (5, dataset.n_items) and torch.isfinite(scores).all(), name
+
+
+def test_stage1_features_are_not_modalities() -> None:
+    from alignrec.data import Dataset, concat_normalised, is_stage1_feature
+    from alignrec.models.content import modality_inputs
+
+    rng = np.random.default_rng(0)
+    feats = {name: rng.normal(size=(3, 2)).astype(np.float32) for name in ("image", "text", "unified_cf")}
+    pairs = np.array([[0, 0], [0, 1], [1, 2]])
+    empty = np.zeros((0, 2), dtype=np.int64)
+    ds = Dataset("t", 2, 3, pairs, empty, empty, np.arange(2).astype(str), np.arange(3).astype(str), feats)
+    names = ("unified", "unified_cf", "unifiedish", "image")
+    assert [is_stage1_feature(n) for n in names] == [True, True, False, False]
+    assert sorted(modality_inputs(ds, None)) == ["image", "text"]
+    assert list(modality_inputs(ds, "unified_cf")) == ["unified_cf"]
+    np.testing.assert_allclose(ds.unified_feature(), concat_normalised([feats["image"], feats["text"]]))

@@ -77,3 +77,21 @@ def test_pretrain_command_writes_derived_folder(tmp_path: Path, real_data: RealD
     derived = RealData(real_data.name, out, real_data.split, real_data.rating_threshold)
     dataset = load_dataset(derived.config(cache_dir=str(tmp_path / "cache")))
     assert dataset.unified_feature().shape == (n_items, 32)
+
+
+def test_pretrain_name_keeps_two_stage1_features_side_by_side(tmp_path: Path, real_data: RealData,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    out, cache = tmp_path / "derived", str(tmp_path / "cache")
+    common = [*real_data.cli_args(), "--cache-dir", cache, "--no-progress", "--set", "epochs=1", "--set", "out_dim=16"]
+    assert main(["pretrain", *common, "--out", str(out)]) == 0
+    first = np.load(out / "unified_feat.npy")
+    derived = RealData(real_data.name, out, real_data.split, real_data.rating_threshold)
+    assert main(["pretrain", *derived.cli_args(), "--cache-dir", cache, "--no-progress", "--set", "epochs=1",
+                 "--set", "out_dim=8", "--out", str(out), "--collaborative", "--name", "unified_cf"]) == 0
+    np.testing.assert_array_equal(np.load(out / "unified_feat.npy"), first)  # untouched
+    assert (out / "pretrain" / "mmenc.pt").is_file() and (out / "pretrain-unified_cf" / "mmenc.pt").is_file()
+    dataset = load_dataset(derived.config(cache_dir=cache))
+    assert dataset.features["unified_cf"].shape == (dataset.n_items, 8)
+    assert dataset.unified_feature().shape == (dataset.n_items, 16)  # `unified` stays AlignRec's default
+    assert main(["pretrain", *derived.cli_args(), "--out", str(out), "--name", "image"]) != 0
+    assert "--name must be 'unified' or 'unified_" in capsys.readouterr().err

@@ -17,7 +17,7 @@ from alignrec.cli.common import (
 from alignrec.config import DataConfig, build_dataclass
 from alignrec.content.build import UNIFIED, derive_folder, pretrain_dataset
 from alignrec.content.pretrain import PretrainConfig
-from alignrec.data import load_dataset
+from alignrec.data import is_stage1_feature, load_dataset
 from alignrec.data.dataset import FEATURE_SUFFIX
 from alignrec.errors import ConfigError
 from alignrec.training import configure_cpu
@@ -26,6 +26,7 @@ EXAMPLES = """examples:
   alignrec pretrain ../shared/data/amazon-scientific --out derived/sci          # derived folder, no copies
   alignrec pretrain derived/ml100k --out derived/ml100k --set pretrain.fusion=mlp --set pretrain.recon_weight=1
   alignrec pretrain derived/ml100k --out derived/ml100k-cf --collaborative --rating-threshold 4 --split random
+  alignrec pretrain derived/sci --out derived/sci --collaborative --name unified_cf   # a second stage-1 feature
   alignrec train derived/sci --model alignrec --param feature=unified
 (--set FIELD=VALUE without a section means pretrain.FIELD)
 """
@@ -37,7 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_data_args(p, required=False)
     p.add_argument("--out", required=True, help="folder for unified_feat.npy (a folder other than DATA becomes "
                                                 "a derived dataset folder linking to DATA's files)")
-    p.add_argument("--log-dir", help="checkpoint and training log (default: OUT/pretrain)")
+    p.add_argument("--log-dir", help="checkpoint and training log (default: OUT/pretrain, or OUT/pretrain-NAME)")
+    p.add_argument("--name", default=UNIFIED,
+                   help="feature name: writes NAME_feat.npy (default unified, what AlignRec reads by default; "
+                        "unified_<variant> keeps several stage-1 features side by side, e.g. unified_cf)")
     add_config_args(p)
     p.add_argument("--collaborative", action="store_true",
                    help="also use items co-interacted in the TRAINING split as positives (off by default)")
@@ -51,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
     unknown = set(tree) - {"data", "pretrain"}
     if unknown:
         raise ConfigError(f"pretrain: unknown config section(s) {sorted(unknown)}; known: ['data', 'pretrain']")
+    if not is_stage1_feature(args.name) or not args.name.replace("_", "").isalnum():
+        raise ConfigError(f"--name must be 'unified' or 'unified_<letters/digits>' (a stage-1 feature, which "
+                          f"models that read each modality skip), got {args.name!r}")
     data = build_dataclass(DataConfig, tree.get("data", {}), "data")
     if not data.path:
         raise ConfigError("give a dataset folder (DATA) or --config FILE with data.path")
@@ -60,10 +67,11 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.resolve() != Path(data.path).resolve():
         derive_folder(data.path, out)
-    modalities = data.features or sorted(p.name[: -len(FEATURE_SUFFIX)] for p in Path(data.path).glob(
-        f"*{FEATURE_SUFFIX}") if p.name != f"{UNIFIED}{FEATURE_SUFFIX}")  # an old unified feature is not an input
+    names = (p.name[: -len(FEATURE_SUFFIX)] for p in Path(data.path).glob(f"*{FEATURE_SUFFIX}"))
+    modalities = data.features or sorted(n for n in names if not is_stage1_feature(n))  # stage-1 ones are no input
     dataset = load_dataset(dataclasses.replace(data, features=modalities, keep_filtered_items=True))
-    target = pretrain_dataset(dataset, config, out, Path(args.log_dir) if args.log_dir else out / "pretrain",
-                              data, runtime.progress)
+    default_log = out / ("pretrain" if args.name == UNIFIED else f"pretrain-{args.name}")
+    target = pretrain_dataset(dataset, config, out, Path(args.log_dir) if args.log_dir else default_log,
+                              data, runtime.progress, name=args.name)
     print(f"unified feature: {target}")
     return 0

@@ -22,7 +22,7 @@ from alignrec.content.encode import encode_images_cached, encode_texts_cached
 from alignrec.content.importers import ItemContent
 from alignrec.content.pretrain import PretrainConfig, PretrainResult, pretrain
 from alignrec.content.registry import build_encoder, encoder_kind
-from alignrec.data.dataset import CARD_SUFFIX, FEATURE_SUFFIX, Dataset, without_unused_items
+from alignrec.data.dataset import CARD_SUFFIX, FEATURE_SUFFIX, Dataset, is_stage1_feature, without_unused_items
 from alignrec.errors import ConfigError
 from alignrec.io import atomic_path, write_json, write_text
 
@@ -109,24 +109,25 @@ def encode_content(content: ItemContent, out_dir: str | Path, encoders: dict[str
 
 
 def modality_features(dataset: Dataset) -> dict[str, np.ndarray]:
-    """The dataset's modality matrices, without a previous unified feature."""
-    return {k: v for k, v in dataset.features.items() if k != UNIFIED}
+    """The dataset's modality matrices, without any previous stage-1 feature."""
+    return {k: v for k, v in dataset.features.items() if not is_stage1_feature(k)}
 
 
 def write_pretrain_outputs(result: PretrainResult, feature_dir: str | Path, log_dir: str | Path,
-                           extra: dict[str, Any] | None = None, split: dict[str, Any] | None = None) -> Path:
-    """``feature_dir/unified_feat.npy`` and its card ``unified_feat.json`` (atomic), ``log_dir/mmenc.pt``,
-    ``pretrain_log.jsonl`` and ``pretrain.json``. ``split`` (the fingerprint and settings of the split that
-    pre-training read) goes into ``pretrain.json``, and into the card when pre-training used interactions, so
-    that loading the feature with another split is refused."""
+                           extra: dict[str, Any] | None = None, split: dict[str, Any] | None = None,
+                           name: str = UNIFIED) -> Path:
+    """``feature_dir/<name>_feat.npy`` (default ``unified``) and its card ``<name>_feat.json`` (atomic),
+    ``log_dir/mmenc.pt``, ``pretrain_log.jsonl`` and ``pretrain.json``. ``split`` (the fingerprint and settings
+    of the split that pre-training read) goes into ``pretrain.json``, and into the card when pre-training used
+    interactions, so that loading the feature with another split is refused."""
     feature_dir, log_dir = Path(feature_dir), Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(log_dir / "mmenc.pt") as tmp:
         torch.save({"model": result.model.state_dict(), "config": result.config, "dims": result.model.dims}, tmp)
     write_text(log_dir / "pretrain_log.jsonl", "".join(json.dumps(row) + "\n" for row in result.history))
     uses_interactions = bool(result.config.get("collaborative")) or result.config.get("select") == "valid"
-    target = feature_dir / f"{UNIFIED}{FEATURE_SUFFIX}"
-    card = feature_dir / f"{UNIFIED}{CARD_SUFFIX}"
+    target = feature_dir / f"{name}{FEATURE_SUFFIX}"
+    card = feature_dir / f"{name}{CARD_SUFFIX}"
     if card.is_symlink():  # a derived folder's link to the source's card must not be written through
         card.unlink()
     write_json(card, {"made_by": "alignrec pretrain (MMEnc)", "uses_interactions": uses_interactions,
@@ -141,8 +142,9 @@ def write_pretrain_outputs(result: PretrainResult, feature_dir: str | Path, log_
 
 
 def pretrain_dataset(dataset: Dataset, config: PretrainConfig, feature_dir: str | Path, log_dir: str | Path,
-                     data_config: DataConfig, progress: bool = True) -> Path:
-    """Pre-train MMEnc on ``dataset``'s modality features and write the outputs; return the unified file.
+                     data_config: DataConfig, progress: bool = True, name: str = UNIFIED) -> Path:
+    """Pre-train MMEnc on ``dataset``'s modality features and write the outputs as feature ``name``; return its
+    file.
 
     ``data_config`` is how ``dataset`` was loaded: its split is recorded with the feature."""
     features = modality_features(dataset)
@@ -152,4 +154,4 @@ def pretrain_dataset(dataset: Dataset, config: PretrainConfig, feature_dir: str 
     result = pretrain(features, config, dataset if config.uses_interactions else None, progress, selection)
     return write_pretrain_outputs(result, feature_dir, log_dir, {"dataset": dataset.name,
                                                                 "modalities": sorted(features)},
-                                  dataset.split_card(data_config))
+                                  dataset.split_card(data_config), name)

@@ -32,6 +32,12 @@ CARD_SUFFIX = "_feat.json"  # beside a learned feature: how it was made (e.g. th
 SPLIT_SETTINGS = ("split", "seed", "rating_threshold", "k_core", "cold_item_fraction", "random_rounding")
 
 
+def is_stage1_feature(name: str) -> bool:
+    """A stage-1 (pre-trained, unified) feature rather than a modality: ``unified`` or ``unified_<variant>``
+    (e.g. ``unified_cf``, pre-trained with collaborative positives). Models that read each modality skip them."""
+    return name == "unified" or name.startswith("unified_")
+
+
 @dataclass
 class Dataset:
     """Indexed interactions split into train / valid / test, plus item content.
@@ -89,7 +95,8 @@ class Dataset:
         """One ``[n_items, d]`` content matrix for the models.
 
         ``name`` picks a modality; ``None`` uses ``"unified"`` when present, else the row-wise
-        concatenation of the L2-normalised modality features (missing rows stay zero).
+        concatenation of the L2-normalised modality features (missing rows stay zero; stage-1 features, see
+        :func:`is_stage1_feature`, are not modalities).
         """
         if not self.features:
             raise DataError(f"dataset {self.name!r} has no item features; give *_feat.npy files or encode content")
@@ -99,7 +106,7 @@ class Dataset:
             return self.features[name]
         if "unified" in self.features:
             return self.features["unified"]
-        return concat_normalised([self.features[k] for k in sorted(self.features)])
+        return concat_normalised([self.features[k] for k in sorted(self.features) if not is_stage1_feature(k)])
 
     def split_fingerprint(self) -> str:
         """A hash of which (user, item) pairs are in train, valid and test: equal exactly when two loads put the

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from alignrec.data import Dataset, concat_normalised
+from alignrec.data import Dataset, concat_normalised, is_stage1_feature
 from alignrec.evaluation.evaluator import evaluate_split
 from alignrec.evaluation.feature_metrics import (
     choose_masked_items,
@@ -39,7 +39,7 @@ class FeatureEvalConfig:
 def derived_features(modalities: dict[str, np.ndarray], extra: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Every matrix to judge: each modality, their normalised concatenation (2+ modalities), then ``extra``."""
     out = dict(modalities)
-    raw = [k for k in sorted(modalities) if k != "unified"]
+    raw = [k for k in sorted(modalities) if not is_stage1_feature(k)]
     if len(raw) >= 2:
         out["concat(" + "+".join(raw) + ")"] = concat_normalised([modalities[k] for k in raw])
     out.update(extra)

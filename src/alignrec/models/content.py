@@ -6,16 +6,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from alignrec.data import Dataset
+from alignrec.data import Dataset, is_stage1_feature
 from alignrec.errors import DataError
 
 
 def modality_inputs(dataset: Dataset, feature: str | None) -> dict[str, np.ndarray]:
-    """``{name: [n_items, d]}``: the one matrix ``feature`` names (e.g. ``unified``), or every modality except a
-    stage-1 ``unified`` feature (for models that treat each modality on its own)."""
+    """``{name: [n_items, d]}``: the one matrix ``feature`` names (e.g. ``unified``), or every modality except the
+    stage-1 features (``unified``, ``unified_cf``, ...; for models that treat each modality on its own)."""
     if feature is not None:
         return {feature: dataset.unified_feature(feature)}
-    mods = {name: m for name, m in dataset.features.items() if name != "unified"}
+    mods = {name: m for name, m in dataset.features.items() if not is_stage1_feature(name)}
     if not mods:
         raise DataError(f"dataset {dataset.name!r} has no modality features; give *_feat.npy files, encode content "
                         "(alignrec encode), or set params.feature")
