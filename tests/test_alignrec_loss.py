@@ -108,3 +108,38 @@ def test_bf16_contrastive_products_stay_close_to_float32() -> None:
     for g, lg in zip(exact_grads, low_grads):
         assert torch.nn.functional.cosine_similarity(g.flatten(), lg.flatten(), dim=0) > 0.99
         assert not torch.equal(g, lg)  # the option really changes the arithmetic
+
+
+def dense_cooccurrence(train: np.ndarray, n_users: int, n_items: int, k: int) -> torch.Tensor:
+    r = torch.zeros(n_users, n_items, dtype=torch.float64)
+    r[train[:, 0], train[:, 1]] = 1.0
+    counts = r.T @ r
+    counts.fill_diagonal_(0.0)
+    graph = torch.zeros(n_items, n_items, dtype=torch.float64)
+    popular = sorted(range(n_items), key=lambda j: -r[:, j].sum().item())[:k]
+    for a in range(n_items):
+        nbrs = [b for b in sorted(range(n_items), key=lambda j: (-counts[a, j].item(), j)) if counts[a, b] > 0][:k]
+        if nbrs:
+            graph[a, nbrs] = torch.softmax(counts[a, nbrs], dim=0)
+        else:
+            graph[a, popular] = 1.0 / len(popular)
+    return graph
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.3, 1.0])
+def test_cooccurrence_weight_mixes_the_item_graph(weight: float) -> None:
+    ds = tiny_dataset()
+    model = AlignRec(ds, AlignRecParams(embedding_dim=8, knn_k=3, cooccurrence_weight=weight, cooccurrence_k=2))
+    f0 = torch.from_numpy(ds.features["unified"]).double()
+    expected = (1 - weight) * dense_knn(f0, 3) + weight * dense_cooccurrence(ds.train, 4, 6, 2)
+    x = torch.eye(6, dtype=torch.float32)
+    assert torch.allclose(model.item_graph(x).double(), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("field, value", [("cooccurrence_weight", 1.5), ("cooccurrence_weight", -0.1),
+                                          ("cooccurrence_k", 0)])
+def test_bad_cooccurrence_settings_name_the_field(field: str, value: float) -> None:
+    from alignrec.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"params.{field}"):
+        AlignRecParams(**{field: value})

@@ -14,6 +14,10 @@ Recommendations", CIKM 2024 (arXiv 2403.12384). Implemented from the description
   ``sim_target="trainable"`` takes the target from the trainable feature copy instead of ``F0``, as the
   authors' code does (their ``nn.Embedding.from_pretrained(..., freeze=False)`` shares its storage, so that
   target drifts in training).
+* ``cooccurrence_weight > 0`` (an extension, not in the paper; 0 by default) mixes the item-item graph with a
+  co-occurrence graph of the training interactions, ``(1 - w) · kNN(F0) + w · co-occurrence``, the
+  homogeneous item graph of REARM (Ma et al., "Refining Contrastive Learning and Homography Relations for
+  Multi-Modal Recommendation", 2025); see :func:`~alignrec.models.graph.cooccurrence_graph`.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from torch import nn
 
@@ -28,7 +33,14 @@ from alignrec.data import Dataset
 from alignrec.errors import ConfigError
 from alignrec.models.base import Recommender, register
 from alignrec.models.embedding import id_embeddings
-from alignrec.models.graph import SparseOperator, cosine_knn_graph, normalized_bipartite, normalized_user_item
+from alignrec.models.graph import (
+    SparseOperator,
+    cooccurrence_graph,
+    cosine_knn_graph,
+    interaction_matrix,
+    normalized_bipartite,
+    normalized_user_item,
+)
 from alignrec.models.losses import bpr_loss, counted_info_nce, info_nce_by_id, l2_reg, similarity_gap
 
 GRAM_CACHE_MAX_ITEMS = 6000
@@ -53,10 +65,16 @@ class AlignRecParams:
     train_features: bool = True
     sim_target: str = "fixed"
     contrastive_bf16: bool = False
+    cooccurrence_weight: float = 0.0
+    cooccurrence_k: int = 10
 
     def __post_init__(self) -> None:
         if self.sim_target not in ("fixed", "trainable"):
             raise ConfigError(f"params.sim_target must be 'fixed' or 'trainable', got {self.sim_target!r}")
+        if not 0.0 <= self.cooccurrence_weight <= 1.0:
+            raise ConfigError(f"params.cooccurrence_weight must be in [0, 1], got {self.cooccurrence_weight}")
+        if self.cooccurrence_k < 1:
+            raise ConfigError(f"params.cooccurrence_k must be at least 1, got {self.cooccurrence_k}")
 
 
 @dataclass
@@ -97,7 +115,16 @@ class AlignRec(Recommender):
         self.register_buffer("feature_gram_sq", gram_sq, persistent=False)
         self.adj = SparseOperator(normalized_bipartite(dataset.train, self.n_users, self.n_items), symmetric=True)
         self.user_item = SparseOperator(normalized_user_item(dataset.train, self.n_users, self.n_items))
-        self.item_graph = SparseOperator(cosine_knn_graph(feature, params.knn_k))
+        self.item_graph = SparseOperator(self.item_item_graph(dataset, feature))
+
+    def item_item_graph(self, dataset: Dataset, feature: np.ndarray) -> sp.csr_matrix:
+        """The frozen ``[n_items, n_items]`` graph the content side propagates over."""
+        content = cosine_knn_graph(feature, self.params.knn_k)
+        w = self.params.cooccurrence_weight
+        if w == 0.0:
+            return content
+        items_by_user = interaction_matrix(dataset.train, self.n_users, self.n_items).T
+        return ((1.0 - w) * content + w * cooccurrence_graph(items_by_user, self.params.cooccurrence_k)).tocsr()
 
     def forward_all(self) -> AlignRecOutputs:
         ego = torch.cat([self.user_emb.weight, self.item_emb.weight])
