@@ -173,3 +173,26 @@ def test_a_forget_request_is_honoured_by_the_export_and_the_service(serve_run: P
     for space in ("content", "collaborative"):
         assert gone_item not in {r["item"] for r in service.similar(liked[0], 50, space)["similar"]}
     assert gone_user not in service.list_users(0, 10_000)["users"]
+
+
+def test_a_second_stage1_feature_is_served_through_its_own_mmenc(serve_run: Path, tmp_path: Path) -> None:
+    """AlignRec trained on ``unified_cf`` (from ``alignrec pretrain --name unified_cf``) exports that feature's own
+    MMEnc, and a new item with a catalogue item's text lands on that item's ``unified_cf`` row."""
+    run = load_run(serve_run)
+    copy = tmp_path / "data"
+    shutil.copytree(Path(run.config.data.path), copy, symlinks=True)
+    assert main(["pretrain", str(copy), "--out", str(copy), "--split", "random", "--rating-threshold", "4",
+                 "--collaborative", "--name", "unified_cf", "--set", "epochs=1", "--set", "width=64",
+                 "--set", "out_dim=32", "--cache-dir", str(tmp_path / "cache"), "--no-progress"]) == 0
+    config = RunConfig.from_dict({**run.config.to_dict(), "params": {"feature": "unified_cf"}}, "test")
+    config.data.path, config.data.cache_dir = str(copy), str(tmp_path / "cache")
+    train(config, run_dir=tmp_path / "run", runtime=RuntimeOptions(progress=False))
+    content = json.loads((tmp_path / "run" / "export" / "manifest.json").read_text())["content"]
+    assert content["feature"] == "unified_cf" and content["new_items"] == {"possible": True,
+                                                                         "modalities": ["image", "text"]}
+    assert content["mmenc"]["checkpoint"] == str(copy / "pretrain-unified_cf" / "mmenc.pt")
+    service = RecommenderService(load_bundle(tmp_path / "run"), log=quiet_log)
+    bundle = service.bundle
+    no_poster = next(i for i in range(bundle.n_items) if bundle.item_image[i] is None and bundle.item_text[i])
+    answer = service.new_item(bundle.item_text[no_poster], None, 3)
+    assert answer["used"] == ["text"] and answer["similar"][0]["score"] > 0.999

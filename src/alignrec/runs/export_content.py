@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from alignrec.content.mmenc import MMEnc
-from alignrec.data import Dataset, concat_normalised
+from alignrec.data import Dataset, concat_normalised, is_stage1_feature
 from alignrec.data.dataset import CARD_SUFFIX, FEATURE_SUFFIX, l2_normalise
 from alignrec.data.readers import load_feature_matrix
 from alignrec.errors import RunDirError
@@ -48,12 +48,12 @@ def write_content(run: LoadedRun, out: Path, files: dict[str, str]) -> dict[str,
     feature = _feature_name(matrix, dataset)
     info: dict[str, Any] = {"feature": feature, "dim": int(matrix.shape[1]), "modalities": [], "encoders": {}}
     report = encode_report(folder)
-    if feature == "unified":
-        mmenc = _export_mmenc(folder, dataset, matrix, out, files)
+    if feature is not None and is_stage1_feature(feature):
+        mmenc = _export_mmenc(folder, dataset, matrix, out, files, feature)
         info["mmenc"] = mmenc
         info["modalities"] = mmenc.get("modalities", [])
     elif feature == "concat":
-        info["modalities"] = sorted(dataset.features)
+        info["modalities"] = [name for name in sorted(dataset.features) if not is_stage1_feature(name)]
     elif feature is not None:
         info["modalities"] = [feature]
     info["modality_dims"] = {name: _modality_dim(dataset, folder, name) for name in info["modalities"]}
@@ -71,7 +71,7 @@ def _feature_name(matrix: np.ndarray, dataset: Dataset) -> str | None:
         if feature.shape == matrix.shape and np.array_equal(feature, matrix):
             return name
     if dataset.features and "unified" not in dataset.features:
-        concat = concat_normalised([dataset.features[k] for k in sorted(dataset.features)])
+        concat = concat_normalised([dataset.features[k] for k in sorted(dataset.features) if not is_stage1_feature(k)])
         if concat.shape == matrix.shape and np.allclose(concat, matrix):
             return "concat"
     return None
@@ -89,9 +89,10 @@ def _new_item_support(info: dict[str, Any]) -> dict[str, Any]:
     if info["feature"] is None:
         return {"possible": False, "reason": "the model's content input is not one of the dataset's feature files, "
                                              "so a new item's content cannot be computed"}
-    if info["feature"] == "unified" and not info.get("mmenc", {}).get("file"):
-        return {"possible": False, "reason": f"the content space is MMEnc's unified feature, but its encoder was not "
-                                             f"usable ({info.get('mmenc', {}).get('reason', 'not found')})"}
+    if is_stage1_feature(info["feature"]) and not info.get("mmenc", {}).get("file"):
+        why = info.get("mmenc", {}).get("reason", "not found")
+        return {"possible": False, "reason": f"the content space is MMEnc's {info['feature']} feature, but its "
+                                             f"encoder was not usable ({why})"}
     usable = sorted(info["encoders"])
     if not usable:
         return {"possible": False, "reason": f"none of the modalities {info['modalities']} was encoded by an alignrec "
@@ -101,13 +102,13 @@ def _new_item_support(info: dict[str, Any]) -> dict[str, Any]:
     return {"possible": True, "modalities": usable}
 
 
-def _export_mmenc(folder: Path, dataset: Dataset, unified: np.ndarray, out: Path, files: dict[str, str]
-                  ) -> dict[str, Any]:
-    """MMEnc's weights as ``mmenc.npz`` when its checkpoint is found and reproduces ``unified`` from the modality
-    features; otherwise the reason it is not usable."""
-    path = _find_mmenc(folder)
+def _export_mmenc(folder: Path, dataset: Dataset, unified: np.ndarray, out: Path, files: dict[str, str],
+                  name: str = "unified") -> dict[str, Any]:
+    """MMEnc's weights as ``mmenc.npz`` when its checkpoint is found and reproduces ``unified`` (the stage-1 feature
+    ``name``) from the modality features; otherwise the reason it is not usable."""
+    path = _find_mmenc(folder, name)
     if path is None:
-        return {"reason": f"no MMEnc checkpoint (pretrain/mmenc.pt) found for {folder}"}
+        return {"reason": f"no MMEnc checkpoint ({_log_folder(name)}/mmenc.pt) found for {folder}"}
     try:
         saved = rundir.load_torch(path)
     except RunDirError as exc:  # e.g. a crafted checkpoint: refused, and new items are not offered
@@ -129,7 +130,7 @@ def _export_mmenc(folder: Path, dataset: Dataset, unified: np.ndarray, out: Path
     model = MMEnc(dims, **arch)
     model.load_state_dict(saved["model"])
     if _mmenc_gap(model, mats, unified) > MMENC_TOLERANCE:
-        return {"reason": f"{path} does not reproduce {folder / ('unified' + FEATURE_SUFFIX)} (another pre-training?)",
+        return {"reason": f"{path} does not reproduce {folder / (name + FEATURE_SUFFIX)} (another pre-training?)",
                 "modalities": names}
     np.savez(out / "mmenc.npz", **{k: v.detach().cpu().numpy() for k, v in saved["model"].items()})
     files["mmenc"] = "mmenc.npz"
@@ -150,10 +151,16 @@ def _mmenc_gap(model: MMEnc, mats: list[np.ndarray], unified: np.ndarray) -> flo
     return gap
 
 
-def _find_mmenc(folder: Path) -> Path | None:
-    """The MMEnc checkpoint behind ``folder``'s unified feature: named in its card, else the places the CLI
-    (``FOLDER/pretrain``) and the pipeline (``WORKDIR/pretrain`` beside ``WORKDIR/dataset``) put it."""
-    card = folder / f"unified{CARD_SUFFIX}"
+def _log_folder(name: str) -> str:
+    """Where ``alignrec pretrain`` puts the checkpoint of stage-1 feature ``name`` by default."""
+    return "pretrain" if name == "unified" else f"pretrain-{name}"
+
+
+def _find_mmenc(folder: Path, name: str = "unified") -> Path | None:
+    """The MMEnc checkpoint behind ``folder``'s stage-1 feature ``name``: named in its card, else the places the CLI
+    (``FOLDER/pretrain``, ``FOLDER/pretrain-<name>``) and the pipeline (``WORKDIR/pretrain`` beside
+    ``WORKDIR/dataset``) put it."""
+    card = folder / f"{name}{CARD_SUFFIX}"
     candidates = []
     if card.is_file():
         try:
@@ -162,5 +169,5 @@ def _find_mmenc(folder: Path) -> Path | None:
             named = None
         if named:
             candidates.append(Path(named))
-    candidates += [folder / "pretrain" / "mmenc.pt", folder.parent / "pretrain" / "mmenc.pt"]
+    candidates += [folder / _log_folder(name) / "mmenc.pt", folder.parent / _log_folder(name) / "mmenc.pt"]
     return next((p for p in candidates if p.is_file()), None)

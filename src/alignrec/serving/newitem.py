@@ -4,8 +4,8 @@ Each modality of the content space that the run encoded with an alignrec encoder
 in the export) is encoded again from the new item's text or image with the same encoder spec; a modality the item
 does not have is missing (a zero row, as in the catalogue). Then, like the catalogue:
 
-* ``unified`` (AlignRec stage 1): the L2-normalised modality embeddings go through the run's MMEnc (weights from
-  the export's ``mmenc.npz``; missing modalities are left out of its fusion);
+* ``unified`` or ``unified_<variant>`` (AlignRec stage 1): the L2-normalised modality embeddings go through the
+  run's MMEnc (weights from the export's ``mmenc.npz``; missing modalities are left out of its fusion);
 * ``concat``: the L2-normalised modality embeddings are concatenated;
 * a single modality: its embedding.
 
@@ -26,7 +26,7 @@ import torch
 from alignrec.content.image import ImageLoadError
 from alignrec.content.mmenc import MMEnc
 from alignrec.content.registry import build_encoder, encoder_kind
-from alignrec.data.dataset import l2_normalise
+from alignrec.data.dataset import is_stage1_feature, l2_normalise
 from alignrec.errors import ConfigError
 from alignrec.serving.errors import BadMedia, Unsupported
 
@@ -107,7 +107,7 @@ class NewItemEncoder:
         dims = self.content.get("modality_dims", {})
         mats = [l2_normalise(np.zeros((1, dims[name]), np.float32) if v is None else v[None, :])
                 for name, v in vectors.items()]
-        if feature == "unified":
+        if is_stage1_feature(feature):
             present = torch.tensor([[v is not None for v in vectors.values()]])
             with torch.no_grad():
                 return self._unified_model()([torch.from_numpy(m) for m in mats], present)[0].numpy()
