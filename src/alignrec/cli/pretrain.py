@@ -15,7 +15,7 @@ from alignrec.cli.common import (
     runtime_options,
 )
 from alignrec.config import DataConfig, build_dataclass
-from alignrec.content.build import UNIFIED, derive_folder, pretrain_dataset
+from alignrec.content.build import UNIFIED, derive_folder, pretrain_dataset, pretrain_log_folder
 from alignrec.content.pretrain import PretrainConfig
 from alignrec.data import is_stage1_feature, load_dataset
 from alignrec.data.dataset import FEATURE_SUFFIX
@@ -70,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
     names = (p.name[: -len(FEATURE_SUFFIX)] for p in Path(data.path).glob(f"*{FEATURE_SUFFIX}"))
     modalities = data.features or sorted(n for n in names if not is_stage1_feature(n))  # stage-1 ones are no input
     dataset = load_dataset(dataclasses.replace(data, features=modalities, keep_filtered_items=True))
-    default_log = out / ("pretrain" if args.name == UNIFIED else f"pretrain-{args.name}")
-    target = pretrain_dataset(dataset, config, out, Path(args.log_dir) if args.log_dir else default_log,
+    log_dir = Path(args.log_dir) if args.log_dir else out / pretrain_log_folder(args.name)
+    target = pretrain_dataset(dataset, config, out, log_dir,
                               data, runtime.progress, name=args.name)
     print(f"unified feature: {target}")
     return 0

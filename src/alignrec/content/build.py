@@ -108,6 +108,12 @@ def encode_content(content: ItemContent, out_dir: str | Path, encoders: dict[str
     return report
 
 
+def pretrain_log_folder(name: str = UNIFIED) -> str:
+    """Where ``alignrec pretrain`` keeps stage-1 feature ``name``'s checkpoint and log inside the output folder by
+    default: ``pretrain`` for ``unified``, ``pretrain-<name>`` for a variant, so variants never overwrite it."""
+    return "pretrain" if name == UNIFIED else f"pretrain-{name}"
+
+
 def modality_features(dataset: Dataset) -> dict[str, np.ndarray]:
     """The dataset's modality matrices, without any previous stage-1 feature."""
     return {k: v for k, v in dataset.features.items() if not is_stage1_feature(k)}

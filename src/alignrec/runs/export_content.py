@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from alignrec.content.build import pretrain_log_folder
 from alignrec.content.mmenc import MMEnc
 from alignrec.data import Dataset, concat_normalised, is_stage1_feature
 from alignrec.data.dataset import CARD_SUFFIX, FEATURE_SUFFIX, l2_normalise
@@ -108,7 +109,7 @@ def _export_mmenc(folder: Path, dataset: Dataset, unified: np.ndarray, out: Path
     ``name``) from the modality features; otherwise the reason it is not usable."""
     path = _find_mmenc(folder, name)
     if path is None:
-        return {"reason": f"no MMEnc checkpoint ({_log_folder(name)}/mmenc.pt) found for {folder}"}
+        return {"reason": f"no MMEnc checkpoint ({pretrain_log_folder(name)}/mmenc.pt) found for {folder}"}
     try:
         saved = rundir.load_torch(path)
     except RunDirError as exc:  # e.g. a crafted checkpoint: refused, and new items are not offered
@@ -151,11 +152,6 @@ def _mmenc_gap(model: MMEnc, mats: list[np.ndarray], unified: np.ndarray) -> flo
     return gap
 
 
-def _log_folder(name: str) -> str:
-    """Where ``alignrec pretrain`` puts the checkpoint of stage-1 feature ``name`` by default."""
-    return "pretrain" if name == "unified" else f"pretrain-{name}"
-
-
 def _find_mmenc(folder: Path, name: str = "unified") -> Path | None:
     """The MMEnc checkpoint behind ``folder``'s stage-1 feature ``name``: named in its card, else the places the CLI
     (``FOLDER/pretrain``, ``FOLDER/pretrain-<name>``) and the pipeline (``WORKDIR/pretrain`` beside
@@ -169,5 +165,6 @@ def _find_mmenc(folder: Path, name: str = "unified") -> Path | None:
             named = None
         if named:
             candidates.append(Path(named))
-    candidates += [folder / _log_folder(name) / "mmenc.pt", folder.parent / _log_folder(name) / "mmenc.pt"]
+    log = pretrain_log_folder(name)
+    candidates += [folder / log / "mmenc.pt", folder.parent / log / "mmenc.pt"]
     return next((p for p in candidates if p.is_file()), None)
