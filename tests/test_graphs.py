@@ -400,3 +400,16 @@ def test_weighted_similarity_gap_matches_the_repeated_rows() -> None:
         for grad, dense_grad in zip(grads, torch.autograd.grad(dense, wrt, retain_graph=True), strict=True):
             torch.testing.assert_close(grad, dense_grad)
     torch.testing.assert_close(similarity_gap(h, f0), torch.linalg.matrix_norm(h @ h.T - f0 @ f0.T))
+
+
+def test_mix_with_cooccurrence_is_the_weighted_sum() -> None:
+    import scipy.sparse
+
+    from alignrec.models.graph import cooccurrence_graph, mix_with_cooccurrence
+
+    rng = np.random.default_rng(9)
+    r = (rng.random((12, 7)) < 0.3).astype(float)
+    graph = scipy.sparse.csr_matrix(rng.random((12, 12)) * (rng.random((12, 12)) < 0.3))
+    np.testing.assert_array_equal(mix_with_cooccurrence(graph, r, 3, 0.0).toarray(), graph.toarray())
+    expected = 0.75 * graph.toarray() + 0.25 * cooccurrence_graph(r, 3).toarray()
+    np.testing.assert_allclose(mix_with_cooccurrence(graph, r, 3, 0.25).toarray(), expected)

@@ -71,7 +71,6 @@ def run(args: argparse.Namespace) -> int:
     modalities = data.features or sorted(n for n in names if not is_stage1_feature(n))  # stage-1 ones are no input
     dataset = load_dataset(dataclasses.replace(data, features=modalities, keep_filtered_items=True))
     log_dir = Path(args.log_dir) if args.log_dir else out / pretrain_log_folder(args.name)
-    target = pretrain_dataset(dataset, config, out, log_dir,
-                              data, runtime.progress, name=args.name)
+    target = pretrain_dataset(dataset, config, out, log_dir, data, runtime.progress, name=args.name)
     print(f"unified feature: {target}")
     return 0

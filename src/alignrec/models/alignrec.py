@@ -35,9 +35,9 @@ from alignrec.models.base import Recommender, register
 from alignrec.models.embedding import id_embeddings
 from alignrec.models.graph import (
     SparseOperator,
-    cooccurrence_graph,
     cosine_knn_graph,
     interaction_matrix,
+    mix_with_cooccurrence,
     normalized_bipartite,
     normalized_user_item,
 )
@@ -119,12 +119,9 @@ class AlignRec(Recommender):
 
     def item_item_graph(self, dataset: Dataset, feature: np.ndarray) -> sp.csr_matrix:
         """The frozen ``[n_items, n_items]`` graph the content side propagates over."""
-        content = cosine_knn_graph(feature, self.params.knn_k)
-        w = self.params.cooccurrence_weight
-        if w == 0.0:
-            return content
         items_by_user = interaction_matrix(dataset.train, self.n_users, self.n_items).T
-        return ((1.0 - w) * content + w * cooccurrence_graph(items_by_user, self.params.cooccurrence_k)).tocsr()
+        return mix_with_cooccurrence(cosine_knn_graph(feature, self.params.knn_k), items_by_user,
+                                     self.params.cooccurrence_k, self.params.cooccurrence_weight)
 
     def forward_all(self) -> AlignRecOutputs:
         ego = torch.cat([self.user_emb.weight, self.item_emb.weight])

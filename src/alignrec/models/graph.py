@@ -172,6 +172,16 @@ def cooccurrence_graph(matrix: sp.spmatrix, k: int) -> sp.csr_matrix:
     return (top + fallback).tocsr()
 
 
+def mix_with_cooccurrence(graph: sp.spmatrix, interactions: sp.spmatrix, k: int, weight: float) -> sp.csr_matrix:
+    """``(1 - weight) graph + weight cooccurrence_graph(interactions, k)``: a similarity graph mixed with the
+    co-occurrence graph of the same nodes (REARM's homogeneous graphs, AlignRec's option); ``interactions`` has one
+    row per node (``R`` for users, ``Rᵀ`` for items). ``weight == 0`` returns ``graph`` without computing the
+    co-occurrences."""
+    if weight == 0.0:
+        return sp.csr_matrix(graph)
+    return ((1.0 - weight) * graph + weight * cooccurrence_graph(interactions, k)).tocsr()
+
+
 def hypergraph_item_graph(features: dict[str, np.ndarray], k: int) -> sp.csr_matrix:
     """MMHCL's item-item graph from a hypergraph: every item's binary kNN set in every modality is a hyperedge
     (incidence ``H = [A_1 | A_2 | ...]``, ``n x (M n)``); items are linked by how many hyperedges they share,

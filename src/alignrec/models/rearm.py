@@ -47,9 +47,9 @@ from alignrec.models.content import concatenated_inputs, hide_in_copies, modalit
 from alignrec.models.embedding import id_embeddings
 from alignrec.models.graph import (
     SparseOperator,
-    cooccurrence_graph,
     interaction_matrix,
     mean_similarity_knn_graph,
+    mix_with_cooccurrence,
     normalized_bipartite,
 )
 from alignrec.models.losses import bpr_loss, info_nce, orthogonality_loss
@@ -127,8 +127,7 @@ def homogeneous_graph(interactions: sp.spmatrix, features: dict[str, np.ndarray]
                       co_weight: float) -> sp.csr_matrix:
     """``co_weight`` x co-occurrence graph + ``1 - co_weight`` x modality similarity graph (REARM's user-user and
     item-item graphs); ``interactions`` has one row per node (``R`` for users, ``Rᵀ`` for items)."""
-    return (co_weight * cooccurrence_graph(interactions, k)
-            + (1.0 - co_weight) * mean_similarity_knn_graph(features, k, image_weight)).tocsr()
+    return mix_with_cooccurrence(mean_similarity_knn_graph(features, k, image_weight), interactions, k, co_weight)
 
 
 @register
