@@ -95,3 +95,31 @@ def test_pretrain_name_keeps_two_stage1_features_side_by_side(tmp_path: Path, re
     assert dataset.unified_feature().shape == (dataset.n_items, 16)  # `unified` stays AlignRec's default
     assert main(["pretrain", *derived.cli_args(), "--out", str(out), "--name", "image"]) != 0
     assert "--name must be 'unified' or 'unified_" in capsys.readouterr().err
+
+
+def test_training_slice_keeps_every_user_and_is_seeded() -> None:
+    from alignrec.data.split import training_slice_mask
+
+    users = np.repeat(np.arange(300), np.random.default_rng(1).integers(1, 12, size=300))
+    held = training_slice_mask(users, 0.2, seed=5)
+    assert np.array_equal(held, training_slice_mask(users, 0.2, seed=5))
+    assert set(users[~held]) == set(users)  # each user keeps a profile
+    assert 0.05 < held.mean() < 0.2  # the rank-0 row of each user is never held
+    with pytest.raises(ValueError, match="fraction"):
+        training_slice_mask(users, 0.0, seed=5)
+
+
+def test_train_slice_selection_never_reads_the_validation_split(tmp_path: Path, real_data: RealData) -> None:
+    import dataclasses
+
+    dataset = load_dataset(real_data.config(cache_dir=str(tmp_path / "cache")))
+    config = PretrainConfig(width=32, out_dim=16, epochs=3, patience=5, collaborative=True, select="train_slice")
+    result = pretrain(dict(dataset.features), config, dataset, progress=False)
+    assert "valid_recall@20" in result.history[0]
+    shuffled = dataclasses.replace(dataset, valid=dataset.valid[::-1].copy() % [dataset.n_users, 7])
+    again = pretrain(dict(dataset.features), config, shuffled, progress=False)
+    np.testing.assert_array_equal(result.unified, again.unified)
+    assert [r["valid_recall@20"] for r in result.history] == [r["valid_recall@20"] for r in again.history]
+    valid_selected = pretrain(dict(dataset.features), dataclasses.replace(config, select="valid"), dataset,
+                              progress=False)
+    assert [r["valid_recall@20"] for r in valid_selected.history] != [r["valid_recall@20"] for r in result.history]

@@ -131,7 +131,7 @@ def write_pretrain_outputs(result: PretrainResult, feature_dir: str | Path, log_
     with atomic_path(log_dir / "mmenc.pt") as tmp:
         torch.save({"model": result.model.state_dict(), "config": result.config, "dims": result.model.dims}, tmp)
     write_text(log_dir / "pretrain_log.jsonl", "".join(json.dumps(row) + "\n" for row in result.history))
-    uses_interactions = bool(result.config.get("collaborative")) or result.config.get("select") == "valid"
+    uses_interactions = bool(result.config.get("collaborative")) or result.config.get("select") != "loss"
     target = feature_dir / f"{name}{FEATURE_SUFFIX}"
     card = feature_dir / f"{name}{CARD_SUFFIX}"
     if card.is_symlink():  # a derived folder's link to the source's card must not be written through

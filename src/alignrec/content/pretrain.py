@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from alignrec.config import build_dataclass
 from alignrec.content.mmenc import MMEnc
 from alignrec.data.dataset import Dataset, l2_normalise
+from alignrec.data.split import training_slice_mask
 from alignrec.errors import ConfigError, DataError
 from alignrec.evaluation.feature_metrics import zero_shot
 from alignrec.models.losses import symmetric_info_nce
@@ -39,7 +40,10 @@ from alignrec.training.loop import LoopState, StopRule, optimise_batches, run_ep
 
 @dataclass
 class PretrainConfig:
-    """MMEnc size, objectives and optimisation; ``select`` is ``"auto"``, ``"valid"`` or ``"loss"`` (content only)."""
+    """MMEnc size, objectives and optimisation; ``select`` is ``"auto"``, ``"valid"``, ``"train_slice"`` or ``"loss"``
+    (content only). ``"train_slice"`` carves ``holdout`` of the training interactions (per user, seeded) as the
+    selection split, and collaborative positives come from the rest: stage 1 then never reads the validation split
+    that stage 2 tunes on."""
 
     width: int = 512
     out_dim: int = 256
@@ -65,8 +69,8 @@ class PretrainConfig:
     def __post_init__(self) -> None:
         if self.fusion not in ("transformer", "mlp"):
             raise ConfigError(f"pretrain.fusion must be 'transformer' or 'mlp', got {self.fusion!r}")
-        if self.select not in ("auto", "loss", "valid"):
-            raise ConfigError(f"pretrain.select must be 'auto', 'loss' or 'valid', got {self.select!r}")
+        if self.select not in ("auto", "loss", "valid", "train_slice"):
+            raise ConfigError(f"pretrain.select must be 'auto', 'loss', 'valid' or 'train_slice', got {self.select!r}")
         for name in ("width", "out_dim", "epochs", "batch_size", "patience", "layers", "heads"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"pretrain.{name} must be >= 1, got {getattr(self, name)}")
@@ -220,7 +224,10 @@ def pretrain(features: dict[str, np.ndarray], config: PretrainConfig | None = No
         cfg = dataclasses.replace(cfg, select="valid" if dataset is not None else "loss")
     names = check_modalities(features, dataset.n_items if dataset is not None else None)
     if cfg.uses_interactions and dataset is None:
-        raise ConfigError("pretrain: collaborative=True and select='valid' need the dataset")
+        raise ConfigError("pretrain: collaborative=True and select='valid' or 'train_slice' need the dataset")
+    if cfg.select == "train_slice":
+        assert dataset is not None
+        dataset, selection = _with_training_slice(dataset, cfg), _with_training_slice(selection or dataset, cfg)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     mats = [l2_normalise(np.asarray(features[n], dtype=np.float32)) for n in names]
@@ -259,11 +266,17 @@ def pretrain(features: dict[str, np.ndarray], config: PretrainConfig | None = No
                           {**dataclasses.asdict(cfg), "modalities": names})
 
 
+def _with_training_slice(dataset: Dataset, cfg: PretrainConfig) -> Dataset:
+    """A copy of ``dataset`` whose validation split is a slice of its training split (and its test split empty)."""
+    held = training_slice_mask(dataset.train[:, 0], cfg.holdout or 0.1, cfg.seed)
+    return dataclasses.replace(dataset, train=dataset.train[~held], valid=dataset.train[held], test=dataset.test[:0])
+
+
 def _selection_score(model: MMEnc, objective: _Objective, xs: list[torch.Tensor], present: torch.Tensor,
                      hold: np.ndarray, cfg: PretrainConfig, dataset: Dataset | None, row: dict[str, Any]) -> float:
     """Higher is better: minus the held-out loss, or zero-shot Recall@20 on the VALIDATION split."""
     model.eval()
-    if cfg.select == "valid" and dataset is not None:
+    if cfg.select in ("valid", "train_slice") and dataset is not None:
         unified = encode_all(model, xs, present)
         if dataset.catalogue_rows is not None:
             unified = unified[dataset.catalogue_rows]

@@ -96,3 +96,17 @@ def first_occurrence_mask(users: np.ndarray, items: np.ndarray, n_items: int) ->
     mask = np.zeros(len(key), dtype=bool)
     mask[first] = True
     return mask
+
+
+def training_slice_mask(users: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """A seeded ``bool`` mask of about ``fraction`` of the training interactions, held out as a selection slice.
+
+    Each user keeps at least one interaction outside the slice, so every user still has a profile. Stage-1
+    pre-training selects its checkpoint on this slice (``pretrain.select = "train_slice"``), leaving the real
+    validation split to stage 2 alone.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"the training slice's fraction must be in (0, 1), got {fraction}")
+    keys = np.random.default_rng(seed).random(len(users))
+    rank, _ = rank_within_user(users, keys)
+    return (keys < fraction) & (rank > 0)
