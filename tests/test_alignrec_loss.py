@@ -143,3 +143,29 @@ def test_bad_cooccurrence_settings_name_the_field(field: str, value: float) -> N
 
     with pytest.raises(ConfigError, match=f"params.{field}"):
         AlignRecParams(**{field: value})
+
+
+def test_in_batch_softmax_matches_a_loop_over_rows() -> None:
+    from alignrec.models.losses import in_batch_softmax_loss
+
+    rng = torch.Generator().manual_seed(0)
+    users, candidates = torch.randn(5, 4, generator=rng), torch.randn(7, 4, generator=rng)
+    targets = torch.tensor([0, 3, 3, 6, 1])
+    expected = torch.stack([torch.logsumexp(candidates @ users[b] / 0.5, 0) - candidates[targets[b]] @ users[b] / 0.5
+                            for b in range(5)]).mean()
+    assert torch.allclose(in_batch_softmax_loss(users, candidates, targets, 0.5), expected, atol=1e-6)
+
+
+def test_softmax_rec_loss_sees_each_candidate_item_once() -> None:
+    ds = tiny_dataset()
+    torch.manual_seed(0)
+    model = AlignRec(ds, AlignRecParams(embedding_dim=8, knn_k=3, rec_loss="softmax"))
+    users, pos, neg = torch.tensor([0, 1, 2, 3]), torch.tensor([1, 1, 3, 4]), torch.tensor([2, 5, 1, 0])
+    terms = model.loss(users, pos, neg)
+    out = model.forward_all()
+    u, items = out.users[users], out.items
+    # candidates {0, 1, 2, 3, 4, 5}: every item once, though item 1 is a positive twice and a negative once
+    expected = torch.stack([torch.logsumexp(items @ u[b], 0) - items[pos[b]] @ u[b] for b in range(4)]).mean()
+    assert "bpr" not in terms and torch.allclose(terms["softmax"], expected, atol=1e-5)
+    with pytest.raises(Exception, match="params.rec_loss"):
+        AlignRecParams(rec_loss="ce")

@@ -18,6 +18,9 @@ Recommendations", CIKM 2024 (arXiv 2403.12384). Implemented from the description
   co-occurrence graph of the training interactions, ``(1 - w) · kNN(F0) + w · co-occurrence``, the
   homogeneous item graph of REARM (Ma et al., "Refining Contrastive Learning and Homography Relations for
   Multi-Modal Recommendation", 2025); see :func:`~alignrec.models.graph.cooccurrence_graph`.
+* ``rec_loss="softmax"`` (an extension, not in the paper; BPR by default) replaces BPR by a sampled softmax of
+  each user's positive against the batch's distinct positives and negatives
+  (:func:`~alignrec.models.losses.in_batch_softmax_loss`), a loss with many negatives per positive.
 """
 
 from __future__ import annotations
@@ -41,7 +44,14 @@ from alignrec.models.graph import (
     normalized_bipartite,
     normalized_user_item,
 )
-from alignrec.models.losses import bpr_loss, counted_info_nce, info_nce_by_id, l2_reg, similarity_gap
+from alignrec.models.losses import (
+    bpr_loss,
+    counted_info_nce,
+    in_batch_softmax_loss,
+    info_nce_by_id,
+    l2_reg,
+    similarity_gap,
+)
 
 GRAM_CACHE_MAX_ITEMS = 6000
 COSINE_EPS = 1e-8  # as torch.nn.functional.cosine_similarity
@@ -67,8 +77,14 @@ class AlignRecParams:
     contrastive_bf16: bool = False
     cooccurrence_weight: float = 0.0
     cooccurrence_k: int = 10
+    rec_loss: str = "bpr"
+    softmax_temperature: float = 1.0
 
     def __post_init__(self) -> None:
+        if self.rec_loss not in ("bpr", "softmax"):
+            raise ConfigError(f"params.rec_loss must be 'bpr' or 'softmax', got {self.rec_loss!r}")
+        if self.softmax_temperature <= 0:
+            raise ConfigError(f"params.softmax_temperature must be positive, got {self.softmax_temperature}")
         if self.sim_target not in ("fixed", "trainable"):
             raise ConfigError(f"params.sim_target must be 'fixed' or 'trainable', got {self.sim_target!r}")
         if not 0.0 <= self.cooccurrence_weight <= 1.0:
@@ -160,7 +176,12 @@ class AlignRec(Recommender):
         u = out.users.index_select(0, users)
         i_pos, i_neg = out.items.index_select(0, torch.cat([pos, neg])).split(len(pos))
         pos_scores = (u * i_pos).sum(1)
-        bpr = bpr_loss(pos_scores, (u * i_neg).sum(1))
+        if p.rec_loss == "softmax":
+            candidates, targets = torch.unique(torch.cat([pos, neg]), return_inverse=True)
+            rec = in_batch_softmax_loss(u, out.items.index_select(0, candidates), targets[: len(pos)],
+                                        p.softmax_temperature)
+        else:
+            rec = bpr_loss(pos_scores, (u * i_neg).sum(1))
         reg = p.reg_weight * l2_reg(u, i_pos, i_neg)
         cosine = pos_scores / (u.norm(dim=1) * i_pos.norm(dim=1)).clamp_min(COSINE_EPS)
         ui_cos = p.ui_cos_weight * (1 - cosine.mean())
@@ -179,5 +200,6 @@ class AlignRec(Recommender):
             with torch.no_grad():
                 target_norm = self.target_sq_norm(items, counts)
         sim = p.sim_weight * similarity_gap(h, target_rows, target_norm, weights) / len(pos)
-        total = bpr + reg + ui_cos + align + sim
-        return {"loss": total, "bpr": bpr, "reg": reg, "ui_cos": ui_cos, "align": align, "sim": sim}
+        total = rec + reg + ui_cos + align + sim
+        return {"loss": total, "bpr" if p.rec_loss == "bpr" else "softmax": rec, "reg": reg, "ui_cos": ui_cos,
+                "align": align, "sim": sim}

@@ -15,6 +15,22 @@ def bpr_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor) -> torch.Tensor
     return -nn.functional.logsigmoid(pos_scores - neg_scores).mean()
 
 
+def in_batch_softmax_loss(users: torch.Tensor, candidates: torch.Tensor, targets: torch.Tensor,
+                          temperature: float = 1.0) -> torch.Tensor:
+    """Sampled softmax over a shared candidate set: ``-mean log softmax(users @ candidatesᵀ / temperature)[b, t_b]``.
+
+    ``users`` [B, d] are the batch's user vectors, ``candidates`` [C, d] the vectors of the batch's *distinct* items
+    (its positives and sampled negatives), ``targets`` [B] the index in ``candidates`` of each row's positive. Each
+    user's positive competes with every other candidate, a cheap stand-in for the full softmax over all items
+    (the sampled softmax of Bengio and Senécal, 2008; in-batch negatives as in Yi et al., "Sampling-Bias-Corrected
+    Neural Modeling for Large Corpus Item Recommendations", RecSys 2019). Distinct candidates keep a popular item
+    from competing against itself."""
+    logits = users @ candidates.T
+    if temperature != 1.0:
+        logits = logits / temperature
+    return nn.functional.cross_entropy(logits, targets)
+
+
 def reverse_bpr_loss(forget_scores: torch.Tensor, negative_scores: torch.Tensor) -> torch.Tensor:
     """``-mean log sigmoid(neg - forget)``: BPR with the roles swapped, so a pair to forget is pushed below a
     random negative item (MMRecUn's reverse BPR; Sinha, Mandal, Kankanhalli, "Multi-Modal Recommendation
