@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from alignrec.models import alignrec as _alignrec  # noqa: F401  (each import registers its model)
 from alignrec.models import bpr as _bpr  # noqa: F401
+from alignrec.models import cease as _cease  # noqa: F401
 from alignrec.models import cm3 as _cm3  # noqa: F401
 from alignrec.models import dgvae as _dgvae  # noqa: F401
+from alignrec.models import ease as _ease  # noqa: F401
 from alignrec.models import freedom as _freedom  # noqa: F401
+from alignrec.models import itemknn as _itemknn  # noqa: F401
+from alignrec.models import itemknn_cbf as _itemknn_cbf  # noqa: F401
 from alignrec.models import lattice as _lattice  # noqa: F401
 from alignrec.models import lightgcn as _lightgcn  # noqa: F401
 from alignrec.models import lirdrec as _lirdrec  # noqa: F401
