@@ -103,7 +103,7 @@ def test_quickstart_config_is_a_valid_pipeline_config(tmp_path: Path) -> None:
     path.write_text(json.dumps(to_dict(config)))
     loaded = PipelineConfig.load(path)
     assert loaded == config
-    assert loaded.model == "alignrec" and loaded.baselines == ["lightgcn"]
+    assert loaded.model == "alignrec" and loaded.baselines == ["lightgcn", "ease"]
     assert loaded.content.text == "minilm" and loaded.train.min_epochs == 50
 
 
