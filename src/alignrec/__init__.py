@@ -15,7 +15,7 @@ from alignrec.data import Dataset, load_dataset
 from alignrec.models import available_models, build_model
 from alignrec.runs import LoadedRun, RunConfig, TrainResult, evaluate_run, load_run, train
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"  # the one version number: pyproject.toml reads it from here
 
 __all__ = [
     "DataConfig", "Dataset", "LoadedRun", "RunConfig", "RuntimeOptions", "TrainConfig", "TrainResult",

@@ -11,6 +11,7 @@ import importlib
 import sys
 import warnings
 
+from alignrec import __version__
 from alignrec.errors import AlignRecError, DataWarning
 
 # command name -> module; ``cli/forget.py`` registers both 'forget' and 'forget-check'
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="alignrec", description="Multimodal recommendation with AlignRec.", epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"alignrec {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMANDS.values():
         importlib.import_module(f"alignrec.cli.{module}").register(sub)
