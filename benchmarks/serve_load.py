@@ -4,13 +4,18 @@ numbers of concurrent users, and the count of 5xx answers (from the service's ow
 For each ``--run NAME=RUN_DIR`` the service is started on 127.0.0.1 (exact index unless ``--index``), then locust
 runs ``benchmarks/serve_locustfile.py`` for ``--seconds`` at each ``--users`` level (closed loop, no think time;
 the mix: user recommendations 6, similar items 2, unseen-user fold-in 2, new item 1, bad requests 1, health 1).
-Writes ``OUT.json`` and ``OUT.md``. The runs the README reports::
+With ``--hostile`` (or ``--hostile chunked``) one extra client sends issue 27's hostile request (``POST
+/recommendations`` with 1.5 million empty objects, 4.5 MB; see ``benchmarks/serve_hostile.py``) in a loop during
+every level, and each level records what it got back. Writes ``OUT.json`` and ``OUT.md``. The runs the README
+reports::
 
     alignrec run benchmarks/configs/serve-movielens-posters.toml
     alignrec train ../shared/data/amazon-scientific --model alignrec --run-dir runs/serve-amazon-scientific \\
         --epochs 300 --patience 20 --min-epochs 50
     python benchmarks/serve_load.py --run movielens-100k-posters=runs/serve-movielens-posters/run \\
         --run amazon-scientific=runs/serve-amazon-scientific --out benchmarks/results/serve-load
+    python benchmarks/serve_load.py --run movielens-100k-posters=runs/serve-movielens-posters/run \\
+        --run amazon-scientific=runs/serve-amazon-scientific --hostile --out benchmarks/results/serve-load-hostile
 """
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ from alignrec.serving.bundle import load_bundle
 from alignrec.serving.process import serve_in_subprocess
 from alignrec.tables import table
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling script, also when imported from elsewhere
+from serve_hostile import HostileLoop  # noqa: E402
+
 LOCUSTFILE = Path(__file__).resolve().parent / "serve_locustfile.py"
 
 
@@ -44,7 +52,10 @@ def sample_ids(run_dir: Path, n: int = 500, seed: int = 0) -> dict[str, Any]:
     bundle = load_bundle(run_dir)
     rng = np.random.default_rng(seed)
     users = rng.choice(bundle.user_ids, min(n, bundle.n_users), replace=False).tolist()
-    items = rng.choice(bundle.item_ids, min(n, bundle.n_items), replace=False).tolist()
+    # Items with a content vector: "similar items" asks the content space too, which answers 422 for the others.
+    with_content = bundle.item_ids if bundle.item_content is None else bundle.item_ids[
+        np.any(bundle.item_content != 0, axis=1)]
+    items = rng.choice(with_content, min(n, len(with_content)), replace=False).tolist()
     texts = [t for t in rng.choice(np.array(bundle.item_text, dtype=object), min(n, bundle.n_items)) if t]
     can_encode = bool((bundle.manifest.get("content") or {}).get("new_items", {}).get("possible"))
     return {"users": users, "items": items, "texts": texts or ["a new item"],
@@ -102,18 +113,19 @@ def summarise(rows: list[dict[str, str]]) -> dict[str, Any]:
     return {**entry(total), "endpoints": {r["Name"]: entry(r) for r in rows if r["Name"] != "Aggregated"}}
 
 
-def bench_run(name: str, run_dir: Path, levels: list[int], seconds: int, index: str, workdir: Path
-              ) -> dict[str, Any]:
+def bench_run(name: str, run_dir: Path, levels: list[int], seconds: int, index: str, workdir: Path,
+              hostile: str | None = None) -> dict[str, Any]:
     """Start the service on ``run_dir`` and load it at each level."""
     with serve_in_subprocess(run_dir, "--index", index, "--log-level", "warning") as server:
-        out = bench_url(name, server.url, levels, seconds, workdir, sample_ids(run_dir))
+        out = bench_url(name, server.url, levels, seconds, workdir, sample_ids(run_dir), hostile)
         out.update(run=str(run_dir), server_alive=server.alive())
     return out
 
 
 def bench_url(name: str, url: str, levels: list[int], seconds: int, workdir: Path,
-              sample: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Load the service at ``url`` at each level; 5xx are counted from its /metrics before and after."""
+              sample: dict[str, Any] | None = None, hostile: str | None = None) -> dict[str, Any]:
+    """Load the service at ``url`` at each level; 5xx are counted from its /metrics before and after. With
+    ``hostile`` (``content-length`` or ``chunked``) a :class:`HostileLoop` runs beside each level."""
     sample_file = workdir / f"{name}-sample.json"
     sample_file.write_text(json.dumps(sample or sample_from_service(url)))
     info = get_json(f"{url}/info")
@@ -121,15 +133,26 @@ def bench_url(name: str, url: str, levels: list[int], seconds: int, workdir: Pat
                            "index": info["index"], "new_items": info["new_items"], "levels": []}
     for users in levels:
         before = status_counts(url)
-        stats = summarise(run_locust(url, users, seconds, sample_file, workdir))
+        loop = HostileLoop(url, chunked=hostile == "chunked") if hostile else None
+        if loop is not None:
+            loop.start()
+        try:
+            stats = summarise(run_locust(url, users, seconds, sample_file, workdir))
+        finally:
+            if loop is not None:
+                loop.stop()
         after = status_counts(url)
         delta = {code: after.get(code, 0) - before.get(code, 0) for code in after}
         stats.update(concurrent_users=users, seconds=seconds, status_counts=delta,
                      server_5xx=sum(n for code, n in delta.items() if code.startswith("5")))
+        if loop is not None:
+            stats["hostile"] = loop.summary()
         out["levels"].append(stats)
         print(f"{name}: {users} users: {stats['rps']:.1f} req/s, p50 {stats['p50_ms']:.0f} ms, "
               f"p95 {stats['p95_ms']:.0f} ms, p99 {stats['p99_ms']:.0f} ms, {stats['failures']} failures, "
-              f"{stats['server_5xx']} 5xx", flush=True)
+              f"{stats['server_5xx']} 5xx" + (f"; hostile client: {stats['hostile']['requests']} requests, "
+                                              f"{stats['hostile']['status_counts']}, answer max "
+                                              f"{stats['hostile']['answer_s_max']} s" if loop else ""), flush=True)
     return out
 
 
@@ -143,6 +166,14 @@ def markdown(result: dict[str, Any]) -> str:
              str(level["server_5xx"])]
             for name, run in result["runs"].items() for level in run["levels"]]
     lines.append(table(["dataset", "users", "requests", "req/s", "p50", "p95", "p99", "failures", "5xx"], rows))
+    hostile = [[name, str(level["concurrent_users"]), h["mode"], str(h["requests"]),
+                ", ".join(f"{code}: {n}" for code, n in sorted(h["status_counts"].items())),
+                f"{1000 * h['answer_s_median']:.0f}", f"{1000 * h['answer_s_max']:.0f}"]
+               for name, run in result["runs"].items() for level in run["levels"] if (h := level.get("hostile"))]
+    if hostile:
+        lines += ["", "Beside each level one extra client sent issue 27's hostile request (POST /recommendations, "
+                      "1.5 million empty objects, 4.5 MB) in a loop; its answers (ms):", ""]
+        lines.append(table(["dataset", "users", "sent", "requests", "status", "answer p50", "answer max"], hostile))
     for name, run in result["runs"].items():
         top = run["levels"][-1]
         lines += ["", f"## {name}: per endpoint at {top['concurrent_users']} users ({run['model']}, {run['users']} "
@@ -163,10 +194,13 @@ def main() -> None:
     parser.add_argument("--users", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--index", default="exact", choices=["auto", "exact", "hnsw", "ivf"])
+    parser.add_argument("--hostile", nargs="?", const="content-length", choices=["content-length", "chunked"],
+                        help="one extra client sends issue 27's 4.5 MB request in a loop during every level "
+                             "(with its Content-Length, or chunked)")
     parser.add_argument("--out", required=True, help="output path without suffix; writes .json and .md")
     args = parser.parse_args()
     result: dict[str, Any] = {"date": time.strftime("%Y-%m-%d"), "locust": metadata.version("locust"),
-                              "seconds": args.seconds, "index": args.index,
+                              "seconds": args.seconds, "index": args.index, "hostile": args.hostile,
                               "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared with other jobs)",
                               "runs": {}}
     if not args.run and not args.url:
@@ -177,9 +211,11 @@ def main() -> None:
             if not target:
                 parser.error(f"expected NAME=RUN_DIR or NAME=URL, got {spec!r}")
             if spec in args.url:
-                result["runs"][name] = bench_url(name, target, args.users, args.seconds, Path(tmp))
+                result["runs"][name] = bench_url(name, target, args.users, args.seconds, Path(tmp),
+                                                 hostile=args.hostile)
             else:
-                result["runs"][name] = bench_run(name, Path(target), args.users, args.seconds, args.index, Path(tmp))
+                result["runs"][name] = bench_run(name, Path(target), args.users, args.seconds, args.index, Path(tmp),
+                                                 args.hostile)
     write_json(args.out + ".json", result)
     write_text(args.out + ".md", markdown(result) + "\n")
     print(f"wrote {args.out}.json and {args.out}.md")

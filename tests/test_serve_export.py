@@ -25,7 +25,7 @@ from alignrec.serving.errors import NotFound, Unsupported
 from alignrec.serving.service import RecommenderService, ServiceOptions
 from tests.conftest import POSTERS_IN_SERVE_RUN, RealData
 
-MAGIC = {".npy": b"\x93NUMPY", ".npz": b"PK\x03\x04", ".parquet": b"PAR1", ".json": b"{"}
+MAGIC = {".npy": b"\x93NUMPY", ".npz": b"PK\x03\x04", ".parquet": b"PAR1", ".json": b"{", ".jpg": b"\xff\xd8\xff"}
 
 
 class Payload:
@@ -45,15 +45,15 @@ def quiet_log(line: str) -> None:
 
 def test_training_writes_the_export(serve_run: Path) -> None:
     manifest = json.loads((serve_run / "export" / "manifest.json").read_text())
-    assert manifest["format"] == "alignrec-export" and manifest["format_version"] == 1
+    assert manifest["format"] == "alignrec-export" and manifest["format_version"] == 2
     assert manifest["scoring"] == {"kind": "dot", "dim": 64}
     content = manifest["content"]
     assert content["feature"] == "unified" and content["encoders"] == {"image": "efficientnet-lite0", "text": "minilm"}
     assert content["new_items"] == {"possible": True, "modalities": ["image", "text"]}
     assert content["mmenc"]["file"] == "mmenc.npz" and content["mmenc"]["modalities"] == ["image", "text"]
     assert manifest["images"]["with_image"] == POSTERS_IN_SERVE_RUN
-    for file in (serve_run / "export").iterdir():  # open formats only: every file starts with its format's magic
-        assert file.read_bytes()[:len(MAGIC[file.suffix])] == MAGIC[file.suffix], file.name
+    for file in (serve_run / "export").rglob("*"):  # open formats only: every file starts with its format's magic
+        assert file.is_dir() or file.read_bytes()[:len(MAGIC[file.suffix])] == MAGIC[file.suffix], file.name
     assert export_status(serve_run) is None
 
     run, bundle = load_run(serve_run), load_bundle(serve_run)

@@ -11,7 +11,10 @@ spec                                   input   model
 =====================================  ======  =====================================================
 
 Every encoder has ``kind`` (``"text"`` or ``"image"``), ``name``, ``dim`` and ``encode(batch) -> [b, dim]``;
-image encoders also have ``load(path) -> array`` (which raises :class:`ImageLoadError` for a bad file).
+image encoders also have ``load(path, max_pixels=None) -> array`` (which raises :class:`ImageLoadError` for a bad
+or too large file). :func:`spec_path` and :func:`with_spec_path` find and replace the file or folder a spec
+names (the serving export copies it and points the spec at its copy). Weight files are read with
+:func:`alignrec.content.weights.load_weights` only.
 """
 
 from __future__ import annotations
@@ -69,6 +72,41 @@ ENCODERS: dict[str, tuple[str, Factory]] = {
 }
 
 
+# Which argument of a spec is a file or folder on disk; specs without one use weights shipped in a pip package.
+PATH_ARGUMENT = {"efficientnet-lite0": 0, "sentence-transformers": 0, "timm": 1, "open_clip": 1}
+# Output widths known without loading the model.
+KNOWN_DIMS = {"minilm": 384, "efficientnet-lite0": 1280}
+
+
+def spec_parts(spec: str) -> tuple[str, list[str]]:
+    """``"timm:resnet50:w.pth"`` -> ``("timm", ["resnet50", "w.pth"])``; one argument for the other encoders."""
+    name, *rest = spec.split(":", 1)
+    encoder_kind(spec)
+    return name, (rest[0].split(":", 1) if rest and name in ("timm", "open_clip") else rest)
+
+
+def spec_path(spec: str) -> str | None:
+    """The file or folder ``spec`` loads its weights from, or None (weights from a pip package)."""
+    name, args = spec_parts(spec)
+    position = PATH_ARGUMENT.get(name)
+    return args[position] if position is not None and len(args) > position else None
+
+
+def with_spec_path(spec: str, path: str) -> str:
+    """``spec`` with its file or folder replaced by ``path``."""
+    name, args = spec_parts(spec)
+    position = PATH_ARGUMENT.get(name)
+    if position is None or len(args) <= position:
+        raise ConfigError(f"encoder spec {spec!r} names no file")
+    args[position] = path
+    return ":".join([name, *args])
+
+
+def known_dim(spec: str) -> int | None:
+    """The encoder's output width when it is known without loading it (an alignrec default model)."""
+    return KNOWN_DIMS.get(spec_parts(spec)[0])
+
+
 def encoder_kind(spec: str) -> str:
     """``"text"`` or ``"image"`` for a spec, without loading the model."""
     name = spec.split(":", 1)[0]
@@ -79,9 +117,8 @@ def encoder_kind(spec: str) -> str:
 
 def build_encoder(spec: str) -> Any:
     """Load the encoder a spec names (see the module docstring)."""
-    name, *rest = spec.split(":", 1)
     kind = encoder_kind(spec)
-    args = rest[0].split(":", 1) if rest and name in ("timm", "open_clip") else rest
+    name, args = spec_parts(spec)
     encoder = ENCODERS[name][1](args)
     if encoder.kind != kind:
         raise ConfigError(f"encoder {spec!r} is a {encoder.kind} encoder, registered as {kind}")

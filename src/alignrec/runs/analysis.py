@@ -12,7 +12,6 @@ import torch
 from alignrec.data import Dataset
 from alignrec.evaluation.beyond import beyond_accuracy, cold_items, cold_start_metrics
 from alignrec.evaluation.slices import activity_slices, popularity_labels, popularity_slices
-from alignrec.io import read_json
 from alignrec.runs import rundir
 from alignrec.runs.load import evaluate_run, load_run
 
@@ -42,9 +41,17 @@ class RunAnalysis:
     item_popularity: np.ndarray | None = None
 
 
+def read_run_logs(run_dir: Path) -> tuple[dict[str, Any] | None, dict[str, Any], list[dict[str, Any]]]:
+    """What the report shows from ``run_dir``'s own files: the dataset card (None without one), the saved
+    metrics (empty without ``metrics.json``) and the epoch history, each checked (an error names the file)."""
+    saved = rundir.read_metrics(run_dir) if (run_dir / rundir.METRICS).is_file() else {}
+    return rundir.read_card(run_dir), saved, rundir.read_history(run_dir)
+
+
 def analyse_run(run_dir: str | Path, part: str = "test", dataset: Dataset | None = None) -> RunAnalysis:
     """Load ``run_dir`` and compute every evaluation of the report on ``part``."""
     run_dir = Path(run_dir)
+    card, saved, history = read_run_logs(run_dir)  # before the evaluation, so a broken file fails at once
     loaded = load_run(run_dir, dataset)
     ds, model, ks = loaded.dataset, loaded.model, loaded.config.topk
     ranking = evaluate_run(loaded, part)
@@ -57,12 +64,10 @@ def analyse_run(run_dir: str | Path, part: str = "test", dataset: Dataset | None
     with torch.no_grad():
         embeddings = model.embeddings()
     item_emb = embeddings[1].detach().cpu().numpy() if embeddings is not None else None
-    card_path = run_dir / rundir.DATASET
-    card = read_json(card_path) if card_path.is_file() else {"stats": ds.stats(), "report": ds.report}
-    saved = read_json(run_dir / rundir.METRICS) if (run_dir / rundir.METRICS).is_file() else {}
     return RunAnalysis(
-        name=run_dir.name, run_dir=run_dir, config=loaded.config.to_dict(), dataset_card=card,
-        history=rundir.read_history(run_dir), saved_metrics=saved, best_epoch=loaded.best_epoch, ks=ks,
+        name=run_dir.name, run_dir=run_dir, config=loaded.config.to_dict(),
+        dataset_card=card if card is not None else {"stats": ds.stats(), "report": ds.report},
+        history=history, saved_metrics=saved, best_epoch=loaded.best_epoch, ks=ks,
         means=ranking.means, per_user=per_user, users=users,
         beyond=beyond_accuracy(top, popularity, ks),
         activity=activity_slices(per_user, users, train_counts),

@@ -3,9 +3,13 @@
 ::
 
     RUN_DIR/export/
-      manifest.json         format name and version, model, sizes, how to score, the content space, encoders
+      manifest.json         format name and version, model, sizes, how to score, the content space, encoders,
+                            the SHA-256 of every file of ``files``
       users.parquet         user_id, n_train (row u = user index u)
-      items.parquet         item_id, text, image (absolute path or null), popularity (row i = item index i)
+      items.parquet         item_id, text, image (``images/<i>.<ext>`` or null), popularity (row i = item index i)
+      images/               a copy (or hard link) of each item image that is a JPEG, PNG, GIF or WebP file
+      encoders/             a copy of any weights file or model folder an encoder spec names (``efficientnet-lite0:
+                            W.pth`` is recorded as ``efficientnet-lite0:encoders/encoder0.pth``)
       train_indptr.npy      each user's training items as CSR: train_indices[train_indptr[u]:train_indptr[u + 1]]
       train_indices.npy
       user_embeddings.npy   float32 [n_users, d]   scoring "dot": score(u, i) = user_embeddings[u] . item_embeddings[i]
@@ -19,7 +23,9 @@
 
 The manifest says which encoder made each modality (from the dataset folder's ``encode_report.json``) and, with
 ``mmenc.npz``, how MMEnc is built, so that a server can put a new item in the content space (that part is
-:mod:`alignrec.runs.export_content`). Every array is read
+:mod:`alignrec.runs.export_content`). Every path in an export is relative to the export folder, so the folder is
+self-contained: a server reads nothing outside it but the packaged default encoders
+(:mod:`alignrec.serving.export_check` checks the whole export before a service starts). Every array is read
 back with ``numpy.load(allow_pickle=False)``. The folder is written beside the run and renamed into place when
 complete, so a reader sees the old export or the new one, never half of one.
 """
@@ -40,6 +46,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from alignrec.content.image import file_media_type
 from alignrec.content.importers import content_for_dataset
 from alignrec.data import Dataset
 from alignrec.data.dataset import interaction_file, interaction_stem
@@ -52,7 +59,9 @@ from alignrec.runs.load import LoadedRun, load_run
 EXPORT = rundir.EXPORT
 MANIFEST = "manifest.json"
 FORMAT = "alignrec-export"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: images and encoder files inside the export, paths relative to it, SHA-256 of each file
+IMAGES = "images"
+IMAGE_SUFFIX = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp"}
 MAX_SCORE_MATRIX = 20_000_000  # floats; a model without embeddings is exported as its full score matrix up to this
 
 
@@ -138,8 +147,10 @@ def write_export(run: LoadedRun, run_dir: str | Path, image_dir: str | Path | No
             "images": images, "files": files,
             "removed": {"users": len(dataset.removed_users), "items": len(dataset.removed_items)},
             "source": {"best_sha256": sha256_file(best) if best.is_file() else None, "config": run.config.to_dict()},
+            "sha256": {name: sha256_file(tmp / name) for name in files.values()},
         }
         write_json(tmp / MANIFEST, manifest)
+        (tmp / MANIFEST).chmod(0o666 & ~umask)  # written through a private temporary file, like the folder
         _replace_dir(tmp, export_dir(run_dir))
     finally:
         if tmp.exists():
@@ -189,9 +200,10 @@ def _write_scoring(model: Any, dataset: Dataset, folder: Path, files: dict[str, 
 def _write_tables(dataset: Dataset, folder: Path, out: Path, files: dict[str, str], image_dir: str | Path | None,
                   image_pattern: str) -> dict[str, Any]:
     texts = [t or "" for t in dataset.item_text] if dataset.item_text is not None else [""] * dataset.n_items
-    images, source = _item_images(dataset, folder, image_dir, image_pattern)
+    sources, source = _item_images(dataset, folder, image_dir, image_pattern)
     for i in dataset.removed_items:  # a forgotten item keeps its row (indices stay) but not its content
-        texts[i], images[i] = "", None
+        texts[i], sources[i] = "", None
+    images, not_images = _copy_images(sources, out)
     items = pd.DataFrame({"item_id": dataset.item_ids.astype(str), "text": texts, "image": images,
                           "popularity": dataset.item_popularity().astype(np.int64)})
     items.to_parquet(out / "items.parquet", index=False)
@@ -202,7 +214,31 @@ def _write_tables(dataset: Dataset, folder: Path, out: Path, files: dict[str, st
     files["users"] = "users.parquet"
     save_array(out, files, "train_indptr", train.indptr.astype(np.int64))
     save_array(out, files, "train_indices", train.indices.astype(np.int64))
-    return {"source": source, "with_image": sum(p is not None for p in images)}
+    return {"source": source, "with_image": sum(p is not None for p in images), "folder": IMAGES,
+            "not_images": not_images}
+
+
+def _copy_images(sources: list[str | None], out: Path) -> tuple[list[str | None], int]:
+    """Each item's image as ``images/<index><ext>`` inside the export (a hard link where the file system allows,
+    else a copy), and how many files were left out because their bytes are not a JPEG, PNG, GIF or WebP image."""
+    names: list[str | None] = [None] * len(sources)
+    left_out = 0
+    for index, source in enumerate(sources):
+        if source is None:
+            continue
+        media_type = file_media_type(source)
+        if media_type is None:
+            left_out += 1
+            continue
+        (out / IMAGES).mkdir(exist_ok=True)
+        name = f"{IMAGES}/{index}{IMAGE_SUFFIX[media_type]}"
+        target = out / name
+        try:
+            os.link(Path(source).resolve(), target)
+        except OSError:  # another file system, or a file this user may not link to
+            shutil.copyfile(source, target)
+        names[index] = name
+    return names, left_out
 
 
 def _item_images(dataset: Dataset, folder: Path, image_dir: str | Path | None, image_pattern: str

@@ -3,6 +3,7 @@ its modalities, and MMEnc's weights, with whether a server can put a new item in
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -11,15 +12,18 @@ import torch
 
 from alignrec.content.build import pretrain_log_folder
 from alignrec.content.mmenc import MMEnc
+from alignrec.content.registry import spec_path, with_spec_path
+from alignrec.content.weights import fit_weights, tensor_dict
 from alignrec.data import Dataset, concat_normalised, is_stage1_feature
 from alignrec.data.dataset import CARD_SUFFIX, FEATURE_SUFFIX, l2_normalise
 from alignrec.data.readers import load_feature_matrix
-from alignrec.errors import RunDirError
+from alignrec.errors import ConfigError, RunDirError
 from alignrec.io import read_json
 from alignrec.runs import rundir
 from alignrec.runs.load import LoadedRun
 
 MMENC_TOLERANCE = 1e-3  # how closely MMEnc must reproduce unified_feat.npy to be trusted with new items
+ENCODERS = "encoders"  # the export's folder of encoder weights files named by specs
 
 
 def save_array(folder: Path, files: dict[str, str], key: str, array: np.ndarray) -> None:
@@ -60,10 +64,34 @@ def write_content(run: LoadedRun, out: Path, files: dict[str, str]) -> dict[str,
     info["modality_dims"] = {name: _modality_dim(dataset, folder, name) for name in info["modalities"]}
     for name, dim in info["modality_dims"].items():
         entry = report.get(name)
-        if isinstance(entry, dict) and entry.get("spec") and entry.get("dim") == dim:
-            info["encoders"][name] = entry["spec"]
+        if isinstance(entry, dict) and isinstance(entry.get("spec"), str) and entry.get("dim") == dim:
+            spec = _exported_spec(entry["spec"], out, len(info["encoders"]))
+            if spec is not None:
+                info["encoders"][name] = spec
     info["new_items"] = _new_item_support(info)
     return info
+
+
+def _exported_spec(spec: str, out: Path, number: int) -> str | None:
+    """``spec`` as the export records it: a weights file or model folder it names is copied into
+    ``out/encoders/`` and the spec points at the copy (relative to the export); None when that file is gone or
+    the spec is not a known encoder."""
+    try:
+        source = spec_path(spec)
+    except ConfigError:
+        return None
+    if source is None:
+        return spec  # weights shipped in a pip package, found by the package on the server
+    source_path = Path(source)
+    name = f"{ENCODERS}/encoder{number}{source_path.suffix if source_path.is_file() else ''}"
+    (out / ENCODERS).mkdir(exist_ok=True)
+    if source_path.is_file():
+        shutil.copyfile(source_path, out / name)
+    elif source_path.is_dir():
+        shutil.copytree(source_path, out / name)
+    else:
+        return None
+    return with_spec_path(spec, name)
 
 
 def _feature_name(matrix: np.ndarray, dataset: Dataset) -> str | None:
@@ -82,7 +110,11 @@ def _modality_dim(dataset: Dataset, folder: Path, name: str) -> int | None:
     if name in dataset.features:
         return int(dataset.features[name].shape[1])
     path = folder / f"{name}{FEATURE_SUFFIX}"
-    return int(np.load(path, mmap_mode="r").shape[1]) if path.is_file() else None
+    try:
+        matrix = np.load(path, mmap_mode="r", allow_pickle=False) if path.is_file() else None
+    except (OSError, ValueError, EOFError):  # unreadable: no width, so no new items from this modality
+        return None
+    return int(matrix.shape[1]) if matrix is not None and matrix.ndim == 2 else None
 
 
 def _new_item_support(info: dict[str, Any]) -> dict[str, Any]:
@@ -112,6 +144,9 @@ def _export_mmenc(folder: Path, dataset: Dataset, unified: np.ndarray, out: Path
         return {"reason": f"no MMEnc checkpoint ({pretrain_log_folder(name)}/mmenc.pt) found for {folder}"}
     try:
         saved = rundir.load_torch(path)
+        if not isinstance(saved, dict) or not isinstance(saved.get("config", {}), dict):
+            raise RunDirError(f"{path}: not an MMEnc checkpoint ('model', 'config' and 'dims' expected)")
+        weights = tensor_dict(saved.get("model"), f"{path}: 'model'")
     except RunDirError as exc:  # e.g. a crafted checkpoint: refused, and new items are not offered
         return {"reason": str(exc)}
     config, dims = saved.get("config", {}), list(saved.get("dims", []))
@@ -128,12 +163,15 @@ def _export_mmenc(folder: Path, dataset: Dataset, unified: np.ndarray, out: Path
         mats.append(l2_normalise(feature))
     if [m.shape[1] for m in mats] != dims:
         return {"reason": f"{path}: input widths {dims} differ from the features' {[m.shape[1] for m in mats]}"}
-    model = MMEnc(dims, **arch)
-    model.load_state_dict(saved["model"])
+    try:
+        model = MMEnc(dims, **arch)
+        fit_weights(model, weights, str(path))
+    except (RunDirError, ValueError, TypeError, AssertionError) as exc:  # an architecture MMEnc cannot be built with
+        return {"reason": f"{path}: not usable ({exc})", "modalities": names}
     if _mmenc_gap(model, mats, unified) > MMENC_TOLERANCE:
         return {"reason": f"{path} does not reproduce {folder / (name + FEATURE_SUFFIX)} (another pre-training?)",
                 "modalities": names}
-    np.savez(out / "mmenc.npz", **{k: v.detach().cpu().numpy() for k, v in saved["model"].items()})
+    np.savez(out / "mmenc.npz", **{k: v.detach().cpu().numpy() for k, v in weights.items()})
     files["mmenc"] = "mmenc.npz"
     return {"file": "mmenc.npz", "checkpoint": str(path), "dims": dims, "modalities": names, **arch}
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from alignrec.content.weights import fit_weights
 from alignrec.data import Dataset, load_dataset
 from alignrec.errors import DataError
 from alignrec.evaluation.feature_table import FeatureEvalConfig, masked_dataset, modality_masks
@@ -28,7 +29,8 @@ def load_masked_model(run_dir: str | Path, dataset: Dataset, modality: str | Non
     masked = modality is not None and mask is not None
     target = masked_dataset(dataset, modality, mask) if masked else dataset  # type: ignore[arg-type]
     model = build_model(config.model, target, config.params)
-    model.load_state_dict(rundir.load_torch(Path(run_dir) / rundir.BEST)["model"])
+    best = Path(run_dir) / rundir.BEST
+    fit_weights(model, rundir.load_best(best)[0], str(best))
     full_input, masked_input = model.content_input(dataset), model.content_input(target)
     if masked and full_input is not None and masked_input is not None:
         model.hide_item_content(full_input != masked_input)

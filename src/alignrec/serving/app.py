@@ -1,9 +1,11 @@
 """The HTTP service (FastAPI): a thin layer over :class:`RecommenderService`; OpenAPI docs at ``/docs``.
 
 Every error is JSON ``{"error": CODE, "message": ..., "field": ...}``: 400 malformed body, 401 missing API key,
-404 unknown user / item / route, 413 body or upload too large, 415 an upload that is not an image, 422 a value
-out of range or something this run cannot do. An unexpected failure answers 500 and is logged; the process stays
-up.
+404 unknown user / item / route, 405 wrong method, 413 body or upload too large, 415 an upload that is not an
+image, 422 a value out of range or of the wrong type, an unknown field or query parameter, or something this run
+cannot do. An unexpected failure answers 500 and is logged; the process stays up. Requests are strict and bounded
+(:mod:`.schema`): a JSON body has a small limit sized for the largest valid request, only the multipart upload
+``POST /items`` gets the upload limit; ``HEAD`` works wherever ``GET`` does.
 """
 
 import logging
@@ -11,29 +13,25 @@ import re
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Body, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi import Body, Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from alignrec.errors import ConfigError
 from alignrec.serving.errors import NotFound, RequestError, TooLarge
 from alignrec.serving.metrics import CONTENT_TYPE, Metrics
-from alignrec.serving.middleware import ApiKeyMiddleware, BodyLimitMiddleware, MetricsMiddleware
+from alignrec.serving.middleware import ApiKeyMiddleware, BodyLimitMiddleware, HeadMiddleware, MetricsMiddleware
+from alignrec.serving.schema import UrlInt, id_length_limit, items_request_model, json_body_limit
 from alignrec.serving.service import RecommenderService
 
 STATIC = Path(__file__).parent / "static"
 BODY_SLACK = 64 * 1024  # room for the form's text and multipart framing beside the largest allowed image
+UPLOAD_PATH = "/items"  # the one endpoint with a multipart body; every other body is JSON with a small limit
+OPEN_QUERY = frozenset({"api_key"})  # read by the API-key middleware on any path
 log = logging.getLogger("alignrec.serving")
-
-
-class ItemsRequest(BaseModel):
-    """A user the model has never seen, described by items they liked."""
-
-    items: list[str | int] = Field(description="item ids from the catalogue", examples=[["50", "172", "181"]])
-    k: int = Field(10, description="how many items to return")
 
 
 def _error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
@@ -48,7 +46,22 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         return _error(400, "malformed_json", f"the request body is not valid JSON ({detail})", "body")
     loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "form")]
     field = ".".join(loc) or "body"
+    if first.get("type") == "extra_forbidden":
+        return _error(422, "unknown_field", f"{field}: unknown field, not part of this request (see /docs)", field)
     return _error(422, "invalid_value", f"{field}: {first.get('msg', 'invalid')}", field)
+
+
+def _known_query(request: Request) -> None:
+    """Refuse a query parameter the matched route does not declare (a typo such as ``?kk=5`` would otherwise be
+    ignored silently); the page ``/`` and ``api_key`` are left alone."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not route.include_in_schema:
+        return
+    declared = {p.alias for p in route.dependant.query_params} | OPEN_QUERY
+    unknown = sorted(set(request.query_params) - declared)
+    if unknown:
+        takes = ", ".join(sorted(declared - OPEN_QUERY)) or "none"
+        raise RequestError(f"unknown query parameter {unknown[0]!r} (this endpoint takes: {takes})", unknown[0])
 
 
 def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -78,7 +91,7 @@ def create_app(service: RecommenderService, api_key: str | None = None) -> FastA
     if api_key is not None and not re.fullmatch(r"[A-Za-z0-9._~+/=-]{8,}", api_key):
         raise ConfigError("the API key must be at least 8 characters of letters, digits and ._~+/=-")
     info = service.info()
-    app = FastAPI(title="alignrec", version="1",
+    app = FastAPI(title="alignrec", version="1", dependencies=[Depends(_known_query)],
                   description=f"Recommendations from a trained {info['model']} run on {info['dataset']} "
                               f"({info['users']} users, {info['items']} items).")
     metrics = Metrics()
@@ -88,18 +101,26 @@ def create_app(service: RecommenderService, api_key: str | None = None) -> FastA
         app.add_exception_handler(exc_type, handler)
     if api_key is not None:
         app.add_middleware(ApiKeyMiddleware, key=api_key)
-    app.add_middleware(BodyLimitMiddleware, limit=service.options.max_upload_bytes + BODY_SLACK)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    id_length = id_length_limit(service.bundle.item_ids.tolist())
+    limits = {"json_body_bytes": json_body_limit(service.options.max_request_items, id_length),
+              "upload_body_bytes": service.options.max_upload_bytes + BODY_SLACK,
+              "request_items": service.options.max_request_items, "id_length": id_length}
+    app.add_middleware(BodyLimitMiddleware, limit=limits["json_body_bytes"],
+                       limits={UPLOAD_PATH: limits["upload_body_bytes"]})
+    app.add_middleware(HeadMiddleware)
+    app.add_middleware(MetricsMiddleware, metrics=metrics, routes=app.routes)  # the list the routes go into
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    _routes(app, service, metrics)
+    _routes(app, service, metrics, limits)
     return app
 
 
 # FastAPI reads the routes' annotations at run time: no ``from __future__ import annotations`` in this module.
-K = Annotated[int, Query(description="how many results (1 to the service's max_k, see /info)")]
+K = Annotated[UrlInt, Query(description="how many results (1 to the service's max_k, see /info)")]
 
 
-def _routes(app: FastAPI, service: RecommenderService, metrics: Metrics) -> None:
+def _routes(app: FastAPI, service: RecommenderService, metrics: Metrics, limits: dict[str, int]) -> None:
+    ItemsRequest = items_request_model(limits["request_items"], limits["id_length"])  # noqa: N806 (a class)
+
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
@@ -117,11 +138,11 @@ def _routes(app: FastAPI, service: RecommenderService, metrics: Metrics) -> None
 
     @app.get("/info", tags=["service"])
     def info() -> dict[str, Any]:
-        """The run behind the service: model, sizes, index, what new items can be described by."""
-        return service.info()
+        """The run behind the service: model, sizes, index, what new items can be described by, request limits."""
+        return {**service.info(), "limits": limits}
 
     @app.get("/users", tags=["users"])
-    def users(offset: int = 0, limit: int = 100) -> dict[str, Any]:
+    def users(offset: Annotated[UrlInt, Query()] = 0, limit: Annotated[UrlInt, Query()] = 100) -> dict[str, Any]:
         """User ids in the run's order."""
         return service.list_users(offset, limit)
 
@@ -136,10 +157,10 @@ def _routes(app: FastAPI, service: RecommenderService, metrics: Metrics) -> None
         return service.recommend_user(id, k)
 
     @app.post("/recommendations", tags=["users"])
-    def recommendations(request: Annotated[ItemsRequest, Body()]) -> dict[str, Any]:
+    def recommendations(request: Annotated[ItemsRequest, Body()]) -> dict[str, Any]:  # type: ignore[valid-type]
         """Top-k for a user the model has never seen, from items they liked (folded in as the mean of the items'
         embeddings; the given items are left out)."""
-        return service.recommend_items([str(i) for i in request.items], request.k)
+        return service.recommend_items(list(request.items), request.k)  # type: ignore[attr-defined]
 
     @app.get("/items/{id}", tags=["items"])
     def item(id: str) -> dict[str, Any]:
@@ -149,11 +170,11 @@ def _routes(app: FastAPI, service: RecommenderService, metrics: Metrics) -> None
 
     @app.get("/items/{id}/image", tags=["items"], response_class=FileResponse)
     def image(id: str) -> FileResponse:
-        """The item's image file (404 when it has none)."""
-        path = Path(service.image_path(id))
-        if not path.is_file():
-            raise NotFound(f"item {id!r}'s image file is missing on the server", "id")
-        return FileResponse(path)
+        """The item's image file (404 when it has none), typed by its own first bytes: JPEG, PNG, GIF or WebP."""
+        path, media_type = service.image_file(id)
+        if path is None:
+            raise NotFound(f"item {id!r}'s image file is not served: {media_type}", "id")
+        return FileResponse(path, media_type=media_type, headers={"X-Content-Type-Options": "nosniff"})
 
     @app.get("/items/{id}/similar", tags=["items"])
     def similar(id: str, k: K = 10, space: Annotated[str, Query(description="content or collaborative")]
@@ -164,7 +185,7 @@ def _routes(app: FastAPI, service: RecommenderService, metrics: Metrics) -> None
     @app.post("/items", tags=["items"])
     def new_item(text: Annotated[str | None, Form(description="the new item's text")] = None,
                  image: Annotated[UploadFile | None, File(description="the new item's image")] = None,
-                 k: Annotated[int, Form(description="how many items and users")] = 10) -> dict[str, Any]:
+                 k: Annotated[UrlInt, Form(description="how many items and users")] = 10) -> dict[str, Any]:
         """Cold start: a new item, encoded with the run's stage-1 encoders (and MMEnc), its nearest catalogue items
         and the users most likely to want it."""
         data = None

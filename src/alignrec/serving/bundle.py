@@ -1,4 +1,7 @@
-"""Read a run's export (:mod:`alignrec.runs.export`): JSON, NumPy without pickle, Parquet. Nothing else is run."""
+"""Read a run's export (:mod:`alignrec.runs.export`): JSON, NumPy without pickle, Parquet. Nothing else is run.
+
+The whole export is checked before anything is served (:mod:`.export_check`): an error names the file, row or
+field at fault, so a corrupt or crafted export never starts a service that fails later."""
 
 from __future__ import annotations
 
@@ -7,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from alignrec.errors import RunDirError
-from alignrec.io import read_json
 from alignrec.runs.export import EXPORT, FORMAT, FORMAT_VERSION, MANIFEST
+from alignrec.runs.rundir import read_object
+from alignrec.serving import export_check as check
+from alignrec.serving.export_check import IMAGES, image_file
 
 
 @dataclass
@@ -34,6 +38,9 @@ class Bundle:
     mmenc: dict[str, np.ndarray] | None = None
     removed_users: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     removed_items: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    image_names: list[str | None] = field(default_factory=list)  # as items.parquet names them (images/...)
+    image_types: list[str | None] = field(default_factory=list)  # media type from each file's first bytes
+    encoder_specs: dict[str, str] = field(default_factory=dict)  # with their files resolved inside the export
 
     @property
     def n_users(self) -> int:
@@ -47,6 +54,14 @@ class Bundle:
         """Training item indices of user index ``user``."""
         return self.train_indices[self.train_indptr[user]:self.train_indptr[user + 1]]
 
+    def image_file(self, item: int) -> tuple[Path, str] | None:
+        """Item ``item``'s image file and media type, checked again now (:func:`.export_check.image_file`), or
+        None when it has none."""
+        name = self.image_names[item] if self.image_names else None
+        if not name:
+            return None
+        return image_file(self.folder, name, f"{self.folder / IMAGES}: item {self.item_ids[item]!r}'s image")
+
 
 def export_folder(path: str | Path) -> Path:
     """``path`` itself when it holds a manifest (an export folder on its own), else ``path/export``."""
@@ -58,11 +73,8 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     path = folder / MANIFEST
     if not path.is_file():
         raise RunDirError(f"{folder}: no {MANIFEST}; export the run first: alignrec export RUN_DIR")
-    try:
-        manifest = read_json(path)
-    except (OSError, ValueError) as exc:
-        raise RunDirError(f"{path}: unreadable ({exc})") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+    manifest = read_object(path, "manifest")
+    if manifest.get("format") != FORMAT:
         raise RunDirError(f"{path}: not an alignrec export (format {FORMAT!r} expected)")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise RunDirError(f"{path}: export format version {manifest.get('format_version')}; this alignrec reads "
@@ -71,71 +83,42 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 
 
 def load_bundle(path: str | Path) -> Bundle:
-    """The export in ``path`` (a run directory or an export folder), checked for consistent shapes."""
+    """The export in ``path`` (a run directory or an export folder), checked whole before it is returned."""
     folder = export_folder(path)
     manifest = read_manifest(folder)
-    files = manifest.get("files", {})
-
-    def array(key: str) -> np.ndarray | None:
-        if key not in files:
-            return None
-        file = folder / files[key]
-        try:
-            return np.load(file, allow_pickle=False)
-        except (OSError, ValueError, EOFError) as exc:
-            raise RunDirError(f"{file}: not a readable .npy file without pickled objects ({exc})") from exc
-
-    def table(key: str, columns: list[str]) -> pd.DataFrame:
-        file = folder / files.get(key, f"{key}.parquet")
-        try:
-            frame = pd.read_parquet(file)
-        except (OSError, ValueError, ImportError) as exc:
-            raise RunDirError(f"{file}: unreadable Parquet table ({exc})") from exc
-        if missing := [c for c in columns if c not in frame.columns]:
-            raise RunDirError(f"{file}: missing column(s) {missing}")
-        return frame
-
-    items = table("items", ["item_id", "text", "image", "popularity"])
-    users = table("users", ["user_id"])
-    mmenc_file = folder / files["mmenc"] if "mmenc" in files else None
-    mmenc = None
-    if mmenc_file is not None:
-        with np.load(mmenc_file, allow_pickle=False) as data:
-            mmenc = {k: data[k] for k in data.files}
-    bundle = Bundle(
-        folder=folder, manifest=manifest, user_ids=users["user_id"].astype(str).to_numpy(),
-        item_ids=items["item_id"].astype(str).to_numpy(), item_text=items["text"].fillna("").astype(str).tolist(),
-        item_image=[p if isinstance(p, str) and p else None for p in items["image"].tolist()],
-        popularity=items["popularity"].to_numpy(), train_indptr=_need(array("train_indptr"), "train_indptr"),
-        train_indices=_need(array("train_indices"), "train_indices"), user_embeddings=array("user_embeddings"),
-        item_embeddings=array("item_embeddings"), scores=array("scores"), item_content=array("item_content"),
-        mmenc=mmenc)
-    for key in ("removed_users", "removed_items"):
-        removed = array(key)
-        if removed is not None:
-            setattr(bundle, key, removed.astype(np.int64))
-    _check_shapes(bundle)
-    return bundle
-
-
-def _need(value: np.ndarray | None, key: str) -> np.ndarray:
-    if value is None:
-        raise RunDirError(f"the export's manifest lists no {key!r} file")
-    return value
-
-
-def _check_shapes(b: Bundle) -> None:
-    n_u, n_i = b.n_users, b.n_items
-    expected = {"user_embeddings": (n_u, None), "item_embeddings": (n_i, None), "scores": (n_u, n_i),
-                "item_content": (n_i, None)}
-    for key, (rows, cols) in expected.items():
-        value = getattr(b, key)
-        if value is not None and (value.ndim != 2 or value.shape[0] != rows or (cols and value.shape[1] != cols)):
-            raise RunDirError(f"{b.folder}: {key} has shape {value.shape}, expected [{rows}, {cols or 'd'}]")
-    if len(b.train_indptr) != n_u + 1 or (len(b.train_indices) and b.train_indices.max() >= n_i):
-        raise RunDirError(f"{b.folder}: the training history does not match {n_u} users and {n_i} items")
-    kind = b.manifest.get("scoring", {}).get("kind")
-    if kind == "dot" and (b.user_embeddings is None or b.item_embeddings is None):
-        raise RunDirError(f"{b.folder}: scoring 'dot' needs user_embeddings and item_embeddings")
-    if kind == "matrix" and b.scores is None:
-        raise RunDirError(f"{b.folder}: scoring 'matrix' needs scores.npy")
+    where = folder / MANIFEST
+    check.check_manifest(manifest, where)
+    paths = {key: check.export_file(folder, manifest, key, where) for key in manifest["files"]}
+    n_u, n_i = manifest["users"], manifest["items"]
+    arrays = {key: check.read_npy(file) for key, file in paths.items() if file.suffix == ".npy"}
+    indptr, indices = check.check_history(arrays["train_indptr"], arrays["train_indices"], n_u, n_i,
+                                          paths["train_indptr"], paths["train_indices"])
+    users = check.read_table(paths["users"], ["user_id", "n_train"])
+    items = check.read_table(paths["items"], ["item_id", "text", "image", "popularity"])
+    user_ids = check.id_column(users, "user_id", n_u, paths["users"])
+    item_ids = check.id_column(items, "item_id", n_i, paths["items"])
+    check.count_column(users, "n_train", np.diff(indptr), paths["users"], "items of that user")
+    popularity = check.count_column(items, "popularity", np.bincount(indices, minlength=n_i), paths["items"],
+                                    "interactions with that item")
+    none = np.zeros(0, dtype=np.int64)
+    removed = {key: check.check_removed(arrays[key], paths[key], n) if key in arrays else none
+               for key, n in (("removed_users", n_u), ("removed_items", n_i))}
+    scoring, content = manifest["scoring"], manifest["content"]
+    shapes = {"user_embeddings": (n_u, scoring.get("dim"), "users, scoring.dim"),
+              "item_embeddings": (n_i, scoring.get("dim"), "items, scoring.dim"),
+              "scores": (n_u, n_i, "users, items"),
+              "item_content": (n_i, (content or {}).get("dim"), "items, content.dim")}
+    matrices = {key: check.float_matrix(arrays[key], str(paths[key]), rows, cols, f" ({MANIFEST}: {source})")
+                for key, (rows, cols, source) in shapes.items() if key in arrays}
+    mmenc = check.check_mmenc(check.read_npz(paths["mmenc"]), content["mmenc"], paths["mmenc"]) \
+        if "mmenc" in paths else None
+    names = check.text_column(items, "image", paths["items"])
+    images, types = check.item_images(folder, names, item_ids, removed["removed_items"], paths["items"])
+    texts = check.text_column(items, "text", paths["items"])
+    check.check_counts(manifest, removed, images, where)
+    return Bundle(
+        folder=folder, manifest=manifest, user_ids=user_ids, item_ids=item_ids,
+        item_text=[t or "" for t in texts], item_image=images, popularity=popularity, train_indptr=indptr,
+        train_indices=indices, **matrices, mmenc=mmenc, removed_users=removed["removed_users"],
+        removed_items=removed["removed_items"], image_names=names, image_types=types,
+        encoder_specs=check.encoder_specs(folder, content, where))

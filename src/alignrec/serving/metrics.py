@@ -7,6 +7,16 @@ from collections import defaultdict
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# RFC 9110's methods and PATCH: anything else a client sends is counted as one series, "other".
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
+OTHER_METHOD = "other"
+UNMATCHED_ROUTE = "unmatched"
+
+
+def method_label(method: str) -> str:
+    """The ``method`` label of a request: the method itself if it is a standard one, else ``"other"`` (so a client
+    that invents methods cannot add series)."""
+    return method if method in METHODS else OTHER_METHOD
 
 
 def _labels(**values: str) -> str:
@@ -16,7 +26,8 @@ def _labels(**values: str) -> str:
 
 
 class Metrics:
-    """Thread-safe counters by (method, route template, status) and a latency histogram by route."""
+    """Thread-safe counters by (method, route template, status) and a latency histogram by route; ``method`` is
+    passed through :func:`method_label`, so the number of series is bounded by the app's routes."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -27,7 +38,7 @@ class Metrics:
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         with self._lock:
-            self._requests[(method, route, str(status))] += 1
+            self._requests[(method_label(method), route, str(status))] += 1
             counts = self._buckets.setdefault(route, [0] * len(BUCKETS))
             for n, bound in enumerate(BUCKETS):
                 if seconds <= bound:

@@ -1,18 +1,20 @@
-"""ASGI middleware of the service: request metrics, a request-body size limit and the optional API key."""
+"""ASGI middleware of the service: request metrics, per-path request-body size limits, HEAD for every GET route
+and the optional API key."""
 
 from __future__ import annotations
 
 import hmac
 import json
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Match
 
-from alignrec.serving.metrics import Metrics
+from alignrec.serving.metrics import UNMATCHED_ROUTE, Metrics
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -62,15 +64,28 @@ class HttpMiddleware:
 
 
 class MetricsMiddleware(HttpMiddleware):
-    """Counts every request by method, route template (``/users/{id}/recommendations``, never the raw path, so
-    the number of series stays bounded) and status, and times it; an exception counts as status 500."""
+    """Counts every request by method (a made-up one as ``other``), route template (``/users/{id}/recommendations``,
+    never the raw path; any path no route matches as ``unmatched``), so the number of series stays bounded, and
+    status, and times it; an exception counts as status 500."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, routes: Sequence[BaseRoute] = ()) -> None:
         super().__init__(app)
-        self.metrics = metrics
+        self.metrics, self.routes = metrics, routes
+
+    def template(self, scope: Scope, before: Scope) -> str:
+        """The matched route's path template: the router's ``scope["route"]`` where it set one (FastAPI does only
+        for its API routes), else the first of ``routes`` that matches the request as it came in (``before``
+        routing changed the scope: the docs, a mount), else ``unmatched``."""
+        path = getattr(scope.get("route"), "path", None)
+        if path:
+            return str(path)
+        for route in self.routes:
+            if route.matches(before)[0] is not Match.NONE and getattr(route, "path", None):
+                return str(route.path)  # type: ignore[attr-defined]
+        return UNMATCHED_ROUTE
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        start, status = time.perf_counter(), 500
+        start, status, before = time.perf_counter(), 500, dict(scope)
 
         async def record(message: Message) -> None:
             nonlocal status
@@ -81,29 +96,32 @@ class MetricsMiddleware(HttpMiddleware):
         try:
             await self.app(scope, receive, record)
         finally:
-            route = scope.get("route")
-            path = getattr(route, "path", None) or ("/static" if scope["path"].startswith("/static/") else "unmatched")
-            self.metrics.observe(scope["method"], path, status, time.perf_counter() - start)
+            self.metrics.observe(scope["method"], self.template(scope, before), status, time.perf_counter() - start)
 
 
 class BodyTooLarge(HTTPException):
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"the request body is larger than {limit} bytes")
+    def __init__(self, message: str) -> None:
+        super().__init__(413, message)
 
 
 class BodyLimitMiddleware(HttpMiddleware):
-    """Refuses a body over ``limit`` bytes with 413: at once when its Content-Length says so, else as soon as
-    more than ``limit`` bytes have arrived (the body is never read further)."""
+    """Refuses a body over its path's limit with 413: ``limits`` gives some paths their own (the upload endpoint),
+    every other path gets ``limit``. At once when Content-Length says so, else as soon as more than the limit has
+    arrived (the body is never read further, so a request holds at most its limit in memory)."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, limits: Mapping[str, int] | None = None) -> None:
         super().__init__(app)
-        self.limit = limit
+        self.limit, self.limits = limit, dict(limits or {})
+
+    def message(self, path: str, limit: int) -> str:
+        return f"the request body is larger than {limit} bytes, the limit of {path}"
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"]
+        limit = self.limits.get(path.rstrip("/") or "/", self.limit)  # "/items/" is redirected to "/items"
         length = _header(scope, b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.limit):
-            await send_json(send, 413, {"error": "too_large", "field": "body",
-                                        "message": f"the request body is larger than {self.limit} bytes"})
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await send_json(send, 413, {"error": "too_large", "field": "body", "message": self.message(path, limit)})
             return
         received = 0
 
@@ -112,11 +130,33 @@ class BodyLimitMiddleware(HttpMiddleware):
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise BodyTooLarge(self.limit)
+                if received > limit:
+                    raise BodyTooLarge(self.message(path, limit))
             return message
 
         await self.app(scope, limited, send)
+
+
+class HeadMiddleware(HttpMiddleware):
+    """``HEAD`` on any path answers what ``GET`` would, without the body (headers, Content-Length included, as
+    they are): the app sees a GET, the client gets no body bytes. The scope's method is put back afterwards, so
+    outer middleware (metrics) still sees ``HEAD``."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        scope["method"] = "GET"
+        try:
+            await self.app(scope, receive, without_body)
+        finally:
+            scope["method"] = "HEAD"
 
 
 class ApiKeyMiddleware(HttpMiddleware):

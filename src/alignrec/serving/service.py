@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -25,13 +26,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from alignrec.data.dataset import l2_normalise
-from alignrec.errors import ConfigError
+from alignrec.errors import ConfigError, RunDirError
 from alignrec.serving.bundle import Bundle
 from alignrec.serving.errors import NotFound, RequestError, TooLarge, Unsupported
 from alignrec.serving.index import VectorIndex, build_index
 from alignrec.serving.newitem import NewItemEncoder, check_image
 
 SPACES = ("content", "collaborative")
+MAX_IMAGE_PIXELS = 25_000_000  # 25 megapixels (e.g. 6100 x 4100): about 75 MB once decoded as RGB
 
 
 @dataclass
@@ -43,9 +45,11 @@ class ServiceOptions:
     max_upload_bytes: int = 5 * 1024 * 1024
     index: str = "auto"
     recall_k: int = 20
+    # An uploaded image is refused (413) when its header gives more pixels than this, before it is decoded.
+    max_image_pixels: int = MAX_IMAGE_PIXELS
 
     def __post_init__(self) -> None:
-        for name in ("max_k", "max_request_items", "max_upload_bytes", "recall_k"):
+        for name in ("max_k", "max_request_items", "max_upload_bytes", "recall_k", "max_image_pixels"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
 
@@ -55,7 +59,7 @@ class RecommenderService:
 
     def __init__(self, bundle: Bundle, options: ServiceOptions | None = None,
                  log: Callable[[str], Any] = print) -> None:
-        self.bundle, self.options = bundle, options or ServiceOptions()
+        self.bundle, self.options, self.log = bundle, options or ServiceOptions(), log
         b, kind = bundle, self.options.index
         self.user_pos = {u: n for n, u in enumerate(b.user_ids.tolist())}
         self.item_pos = {i: n for n, i in enumerate(b.item_ids.tolist())}
@@ -77,7 +81,8 @@ class RecommenderService:
                                   shape=(b.n_users, b.n_items))
             profiles = train @ l2_normalise(b.item_content)  # a zero (missing) content row adds nothing
             self.profiles = build_index(profiles, kind, None, recall_k, "user profiles", log, cosine=True)
-        self.new_items = NewItemEncoder(b.manifest.get("content"), b.mmenc)
+        self.new_items = NewItemEncoder(b.manifest.get("content"), b.mmenc, b.encoder_specs or None,
+                                        self.options.max_image_pixels)
 
     # --- validation -------------------------------------------------------------------------------------------
 
@@ -125,7 +130,8 @@ class RecommenderService:
                 "items": self.bundle.n_items, "best_epoch": m.get("best_epoch"), "scoring": self.scoring,
                 "spaces": sorted(self.spaces), "index": self.items.describe() if self.items else None,
                 "index_recall": self.items.recall if self.items else None, "max_k": self.options.max_k,
-                "max_upload_bytes": self.options.max_upload_bytes, "new_items": self.new_items.accepts(),
+                "max_upload_bytes": self.options.max_upload_bytes, "max_image_pixels": self.options.max_image_pixels,
+                "new_items": self.new_items.accepts(),
                 "new_items_reason": None if self.new_items.possible else self.new_items.reason,
                 "items_with_image": m.get("images", {}).get("with_image", 0)}
 
@@ -204,7 +210,7 @@ class RecommenderService:
             if len(image) > self.options.max_upload_bytes:
                 raise TooLarge(f"the image has {len(image)} bytes; at most {self.options.max_upload_bytes} are "
                                "accepted", "image")
-            check_image(image)
+            check_image(image, max_pixels=self.options.max_image_pixels)
         vector, used = self.new_items.encode(text, image)
         if "content" not in self.spaces or self.profiles is None or not np.any(vector):
             raise Unsupported("the new item's content vector is empty, so it has no neighbours", "text")
@@ -217,9 +223,16 @@ class RecommenderService:
         return {"k": k, "used": used, "ignored": ignored, "similar": self._ranked(scores[0], ids[0]), "users": users,
                 "users_by": "cosine between the item and each user's mean training-item content"}
 
-    def image_path(self, item: str) -> str:
+    def image_file(self, item: str) -> tuple[Path | None, str]:
+        """The item's image file and its media type (from the file's first bytes), checked again now by the rule
+        the export was checked with at start (inside the export's ``images/``, a JPEG, PNG, GIF or WebP file);
+        ``(None, why)`` when the file no longer passes. Raises :class:`NotFound` when the item has no image."""
         i = self.item_index(item)
-        path = self.bundle.item_image[i]
-        if path is None:
+        try:
+            found = self.bundle.image_file(i)
+        except RunDirError as exc:
+            self.log(f"refused to serve an image: {exc}")
+            return None, "it no longer passes the export's check; see the server's log"
+        if found is None:
             raise NotFound(f"item {item!r} has no image", "id")
-        return path
+        return found
