@@ -21,7 +21,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from alignrec.errors import ConfigError
 
-SPLITS = ("auto", "labels", "random", "time")
+SPLITS = ("auto", "labels", "random", "time", "leave_one_out")
 FORMATS = ("auto", "mmrec", "recbole", "parquet")
 METRICS = ("recall", "ndcg", "precision", "map", "hit")
 RANDOM_SPLIT_ROUNDING = ("floor", "mmrec")
@@ -34,7 +34,10 @@ class DataConfig:
     ``split``: ``labels`` uses the file's ``x_label`` column (0 train, 1 valid, 2 test); ``random`` is a
     seeded 8:1:1 split per user (``random_rounding`` says how a user's n interactions are divided, see
     :func:`alignrec.data.split.random_split`); ``time`` is leave-last-two-out by timestamp; ``auto`` picks
-    ``labels`` when the file has them and ``random`` otherwise. ``cold_item_fraction`` > 0 then moves every
+    ``labels`` when the file has them and ``random`` otherwise. ``leave_one_out`` is the sequential track's split
+    (a sequential model's ``auto``): rows in each user's chronological order (timestamp, ties by file order; the
+    file's order without timestamps), the last interaction test, the second last valid (a file's ``x_label``,
+    where present, must say the same). ``cold_item_fraction`` > 0 then moves every
     interaction of that share of the items out of training (see :mod:`alignrec.data.cold_start`).
     ``allow_split_mismatch`` accepts learned features (e.g. a unified feature pre-trained with validation
     selection) made on a different split, which is otherwise an error. ``removal`` names a removal file
@@ -71,6 +74,9 @@ class DataConfig:
         if not 0.0 <= self.cold_item_fraction < 1.0:
             raise ConfigError(f"data.cold_item_fraction must be in [0, 1), got {self.cold_item_fraction}")
         choice("data.split", self.split, SPLITS)
+        if self.split == "leave_one_out" and self.cold_item_fraction > 0:
+            raise ConfigError("data.cold_item_fraction must be 0 with data.split 'leave_one_out' (the sequential "
+                              "track holds out each user's last two interactions, not whole items)")
         choice("data.random_rounding", self.random_rounding, RANDOM_SPLIT_ROUNDING)
         if self.k_core < 0:
             raise ConfigError(f"data.k_core must be >= 0, got {self.k_core}")

@@ -15,6 +15,7 @@ from alignrec.config import DataConfig
 from alignrec.data import readers
 from alignrec.data.cold_start import cold_item_split
 from alignrec.data.removal import Removal, keep_mask
+from alignrec.data.sequences import chronological_order, leave_one_out_labels
 from alignrec.data.split import (
     TEST,
     TRAIN,
@@ -42,7 +43,8 @@ def is_stage1_feature(name: str) -> bool:
 class Dataset:
     """Indexed interactions split into train / valid / test, plus item content.
 
-    ``train``, ``valid`` and ``test`` are ``int64 [n, 2]`` arrays of ``(user, item)`` indices;
+    ``train``, ``valid`` and ``test`` are ``int64 [n, 2]`` arrays of ``(user, item)`` indices (with the split
+    ``leave_one_out`` of the sequential track, in chronological order: see :mod:`alignrec.data.sequences`);
     ``user_ids[u]`` / ``item_ids[i]`` give the raw IDs of index ``u`` / ``i``.
     ``features[name]`` is a ``float32 [n_items, d]`` matrix; an all-zero row means the modality is missing.
     ``removed_users`` / ``removed_items`` (indices) were taken out by a removal request
@@ -247,6 +249,9 @@ def build_dataset(config: DataConfig) -> Dataset:
     if len(users) == 0:
         raise DataError(f"{inter_path}: no interactions left after filtering (rating threshold / k-core)")
 
+    if _resolved_split(config, raw) == "leave_one_out":  # the sequential track: rows in each user's order
+        order = chronological_order(len(users), raw.timestamps)
+        users, items, raw = users[order], items[order], raw.take(order)
     labels = _split_labels(config, raw, users, inter_path)
     report["split"] = _resolved_split(config, raw)
     if config.cold_item_fraction > 0:
@@ -379,6 +384,8 @@ def _split_labels(config: DataConfig, raw: readers.RawInteractions, users: np.nd
         if raw.labels is None:
             raise DataError(f"{path}: split 'labels' needs an x_label column")
         return raw.labels
+    if split == "leave_one_out":
+        return leave_one_out_labels(users, raw.labels, raw.lines, path)
     if split == "time":
         if raw.timestamps is None:
             raise DataError(f"{path}: split 'time' needs a timestamp column")

@@ -14,9 +14,11 @@ from alignrec.models import itemknn_cbf as _itemknn_cbf  # noqa: F401
 from alignrec.models import lattice as _lattice  # noqa: F401
 from alignrec.models import lightgcn as _lightgcn  # noqa: F401
 from alignrec.models import lirdrec as _lirdrec  # noqa: F401
+from alignrec.models import lrurec as _lrurec  # noqa: F401
 from alignrec.models import mmhcl as _mmhcl  # noqa: F401
 from alignrec.models import pop as _pop  # noqa: F401
 from alignrec.models import rearm as _rearm  # noqa: F401
+from alignrec.models import sasrec as _sasrec  # noqa: F401
 from alignrec.models.base import (
     REGISTRY,
     NoParams,

@@ -18,7 +18,9 @@ from torch import nn
 from alignrec.config import build_dataclass
 from alignrec.data import Dataset
 from alignrec.errors import ConfigError
+from alignrec.evaluation import Ranking, evaluate_split
 
+TASKS = ("general", "sequential")
 REGISTRY: dict[str, type[Recommender]] = {}
 
 
@@ -33,13 +35,17 @@ class Recommender(nn.Module):
     Must implement: :meth:`loss` (trainable models) and :meth:`embeddings` or :meth:`score`.
     May override (each has a default): :meth:`fit`, :meth:`on_epoch_start`, :meth:`training_batches`,
     :meth:`parameter_groups`,
-    :meth:`pair_scores`, :meth:`content_input`, :meth:`hide_item_content`, and the class attributes
-    ``trainable``, ``scores_unseen_items`` and ``search_space``.
+    :meth:`pair_scores`, :meth:`content_input`, :meth:`hide_item_content`, :meth:`rank_split`,
+    :meth:`protocol`, and the class attributes ``task``, ``trainable``, ``scores_unseen_items`` and
+    ``search_space``.
     """
 
     name: ClassVar[str] = ""
     Params: ClassVar[type] = NoParams
     trainable: ClassVar[bool] = True
+    # The track: "general" ranks from the set of a user's training interactions; "sequential" models
+    # (models/sequential.py) score the next item from an ordered history and need the split 'leave_one_out'.
+    task: ClassVar[str] = "general"
     # True when items without training interactions are ranked from their content (cold-start capable).
     scores_unseen_items: ClassVar[bool] = False
     # Hyper-parameter grid for ``alignrec tune``: config-tree path (``params.x``, ``train.lr``) -> values; the
@@ -109,6 +115,17 @@ class Recommender(nn.Module):
         copies of its content input. Mask-modality evaluation rebuilds a trained model on masked features and
         then calls this, so that trained copies do not keep what the masked input lost."""
 
+    def rank_split(self, dataset: Dataset, part: str, ks: list[int], batch_size: int = 2048,
+                   device: torch.device | str = "cpu") -> Ranking:
+        """Full-ranking evaluation on ``part`` (``"valid"`` / ``"test"``): what the trainer's early stopping and a
+        run's final metrics call. The general track's is :func:`alignrec.evaluation.evaluate_split` of
+        :meth:`score`; the sequential track overrides it to rank each target from the history before it."""
+        return evaluate_split(self.score, dataset, part, ks, batch_size, device)
+
+    def protocol(self) -> dict[str, Any]:
+        """How :meth:`rank_split` evaluates, for the record (``metrics.json``): the track and its options."""
+        return {"track": self.task}
+
     def train(self, mode: bool = True) -> Recommender:
         self._cache = None
         return super().train(mode)
@@ -120,6 +137,8 @@ def register(cls: type[Recommender]) -> type[Recommender]:
         raise TypeError(f"{cls.__name__} has no name")
     if not dataclasses.is_dataclass(cls.Params):
         raise TypeError(f"{cls.__name__}.Params must be a dataclass")
+    if cls.task not in TASKS:
+        raise TypeError(f"{cls.__name__}.task must be one of {TASKS}, got {cls.task!r}")
     REGISTRY[cls.name] = cls
     return cls
 

@@ -18,7 +18,7 @@ from alignrec.config import (
     to_dict,
 )
 from alignrec.errors import ConfigError
-from alignrec.models import resolve_params
+from alignrec.models import model_class, resolve_params
 
 DEFAULT_TOPK = (5, 10, 20, 50)
 
@@ -44,10 +44,30 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         self.params = resolve_params(self.model, self.params)
+        self._check_track()
         if not self.topk or any(int(k) < 1 for k in self.topk):
             raise ConfigError(f"topk must be a non-empty list of positive integers, got {self.topk}")
         _, k = parse_metric(self.train.valid_metric)
         self.topk = sorted({*(int(k) for k in self.topk), k})
+
+    @property
+    def track(self) -> str:
+        """``"general"`` or ``"sequential"``: the model's track (``Recommender.task``), which the split follows."""
+        return str(model_class(self.model).task)
+
+    def _check_track(self) -> None:
+        """The sequential track's split is ``leave_one_out`` (what ``auto`` becomes for a sequential model); a
+        model of one track on the other's split is refused."""
+        split = self.data.split
+        if self.track == "sequential":
+            if split == "auto":
+                self.data = dataclasses.replace(self.data, split="leave_one_out")
+            elif split != "leave_one_out":
+                raise ConfigError(f"model {self.model!r} is on the sequential track: data.split must be "
+                                  f"'leave_one_out' (or 'auto'), got {split!r}")
+        elif split == "leave_one_out":
+            raise ConfigError(f"data.split 'leave_one_out' is the sequential track, but model {self.model!r} is on "
+                              "the general track; use a sequential model (sasrec, lrurec) or another split")
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)  # type: ignore[no-any-return]

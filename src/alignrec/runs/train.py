@@ -16,7 +16,6 @@ import torch
 
 from alignrec.config import RuntimeOptions
 from alignrec.data import Dataset, load_dataset
-from alignrec.evaluation import evaluate_split
 from alignrec.io import write_json
 from alignrec.models import Recommender, build_model
 from alignrec.runs import rundir
@@ -76,13 +75,13 @@ def train(config: RunConfig, run_dir: str | Path | None = None, dataset: Dataset
     device = resolve_device(runtime.device)
     t0 = time.perf_counter()
     batch = config.train.eval_batch_size
-    valid = evaluate_split(model.score, dataset, "valid", config.topk, batch, device).means
-    test = evaluate_split(model.score, dataset, "test", config.topk, batch, device).means if evaluate_test else {}
+    valid = model.rank_split(dataset, "valid", config.topk, batch, device).means
+    test = model.rank_split(dataset, "test", config.topk, batch, device).means if evaluate_test else {}
     eval_seconds = time.perf_counter() - t0
     if run_path is not None:
         train_secs = [row["train_seconds"] for row in result.history]
         write_json(run_path / rundir.METRICS, {
-            "model": config.model, "dataset": dataset.name, "best_epoch": result.best_epoch,
+            "model": config.model, "dataset": dataset.name, **model.protocol(), "best_epoch": result.best_epoch,
             "epochs_run": len(result.history), "valid": valid, "test": test,
             "median_train_seconds_per_epoch": float(np.median(train_secs)) if train_secs else 0.0,
             "final_eval_seconds": eval_seconds,

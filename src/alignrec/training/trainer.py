@@ -17,7 +17,6 @@ import torch
 
 from alignrec.config import RuntimeOptions, TrainConfig
 from alignrec.data import Dataset
-from alignrec.evaluation import evaluate_split
 from alignrec.models import Recommender
 from alignrec.training import distributed
 from alignrec.training.loop import LoopState, StopRule, optimise_batches, run_epochs
@@ -135,7 +134,7 @@ def fit(model: Recommender, dataset: Dataset, cfg: TrainConfig, ks: list[int], r
         model.eval()
         score = 0.0
         if group is None or group.is_main:
-            valid = evaluate_split(model.score, dataset, "valid", ks, cfg.eval_batch_size, device).means
+            valid = model.rank_split(dataset, "valid", ks, cfg.eval_batch_size, device).means
             row.update({f"valid_{k}": v for k, v in valid.items()})
             score = valid.get(metric, 0.0)
         return score if group is None else distributed.broadcast_score(score, device)
