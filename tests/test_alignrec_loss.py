@@ -169,3 +169,26 @@ def test_softmax_rec_loss_sees_each_candidate_item_once() -> None:
     assert "bpr" not in terms and torch.allclose(terms["softmax"], expected, atol=1e-5)
     with pytest.raises(Exception, match="params.rec_loss"):
         AlignRecParams(rec_loss="ce")
+
+
+def test_item_item_term_adds_ease_z_scores_to_the_ranking() -> None:
+    from alignrec.models.ease import EASE, EASEParams
+    from alignrec.models.linear import standardised_rows
+
+    ds = tiny_dataset()
+    torch.manual_seed(0)
+    plain = AlignRec(ds, AlignRecParams(embedding_dim=8, knn_k=3))
+    torch.manual_seed(0)
+    blended = AlignRec(ds, AlignRecParams(embedding_dim=8, knn_k=3, item_item_weight=0.5, item_item_reg=2.0))
+    ease = EASE(ds, EASEParams(reg_weight=2.0))
+    ease.fit(ds)
+    users = torch.arange(4)
+    with torch.no_grad():
+        expected = standardised_rows(plain.score(users)) + 0.5 * standardised_rows(ease.score(users))
+        assert torch.allclose(blended.score(users), expected, atol=1e-5)
+    z = standardised_rows(torch.tensor([[1.0, 2.0, 3.0], [5.0, 5.0, 8.0]]))
+    assert torch.allclose(z.mean(1), torch.zeros(2), atol=1e-6) and torch.allclose(z.std(1), torch.ones(2))
+    assert blended.embeddings() is None  # exported as a score matrix, not as dot products
+    assert set(blended.state_dict()) == set(plain.state_dict())  # B is rebuilt from the training split, not saved
+    with pytest.raises(Exception, match="params.item_item_weight"):
+        AlignRecParams(item_item_weight=-1.0)

@@ -21,6 +21,11 @@ Recommendations", CIKM 2024 (arXiv 2403.12384). Implemented from the description
 * ``rec_loss="softmax"`` (an extension, not in the paper; BPR by default) replaces BPR by a sampled softmax of
   each user's positive against the batch's distinct positives and negatives
   (:func:`~alignrec.models.losses.in_batch_softmax_loss`), a loss with many negatives per positive.
+* ``item_item_weight = w > 0`` (an extension, not in the paper; 0 by default) adds an item-item term to the
+  score: ``z(e_u · e_i) + w · z(X_u B)``, with ``B`` EASE's closed-form item-item weights of the training matrix
+  (Steck, WWW 2019; ``item_item_reg`` is its λ) and ``z`` each user's z-scores. It changes no training step, only
+  ranking (and so early stopping); ``B`` is dense, ``n_items²`` floats, and the catalogue is checked against
+  :func:`~alignrec.models.linear.dense_fit_bytes`. Such a run scores by matrix, not by embedding dot products.
 """
 
 from __future__ import annotations
@@ -44,6 +49,15 @@ from alignrec.models.graph import (
     normalized_bipartite,
     normalized_user_item,
 )
+from alignrec.models.linear import (
+    dense_fit_bytes,
+    ease_weights,
+    gram_matrix,
+    scores_dense_weights,
+    sparse_rows,
+    standardised_rows,
+    train_rows,
+)
 from alignrec.models.losses import (
     bpr_loss,
     counted_info_nce,
@@ -54,6 +68,7 @@ from alignrec.models.losses import (
 )
 
 GRAM_CACHE_MAX_ITEMS = 6000
+ITEM_ITEM_MAX_GB = 16.0  # the dense item-item term's fit (about 20 n_items² bytes): ~28k items
 COSINE_EPS = 1e-8  # as torch.nn.functional.cosine_similarity
 
 
@@ -79,10 +94,16 @@ class AlignRecParams:
     cooccurrence_k: int = 10
     rec_loss: str = "bpr"
     softmax_temperature: float = 1.0
+    item_item_weight: float = 0.0
+    item_item_reg: float = 200.0
 
     def __post_init__(self) -> None:
         if self.rec_loss not in ("bpr", "softmax"):
             raise ConfigError(f"params.rec_loss must be 'bpr' or 'softmax', got {self.rec_loss!r}")
+        if self.item_item_weight < 0:
+            raise ConfigError(f"params.item_item_weight must be >= 0, got {self.item_item_weight}")
+        if not self.item_item_reg > 0:
+            raise ConfigError(f"params.item_item_reg must be positive, got {self.item_item_reg}")
         if self.softmax_temperature <= 0:
             raise ConfigError(f"params.softmax_temperature must be positive, got {self.softmax_temperature}")
         if self.sim_target not in ("fixed", "trainable"):
@@ -132,6 +153,18 @@ class AlignRec(Recommender):
         self.adj = SparseOperator(normalized_bipartite(dataset.train, self.n_users, self.n_items), symmetric=True)
         self.user_item = SparseOperator(normalized_user_item(dataset.train, self.n_users, self.n_items))
         self.item_graph = SparseOperator(self.item_item_graph(dataset, feature))
+        if params.item_item_weight > 0:
+            need_gb = dense_fit_bytes(self.n_items) / 1e9
+            if need_gb > ITEM_ITEM_MAX_GB:
+                raise ConfigError(f"params.item_item_weight > 0 needs a dense {self.n_items} x {self.n_items} "
+                                  f"item-item fit ({need_gb:.1f} GB, over {ITEM_ITEM_MAX_GB:g} GB): set it to 0 "
+                                  "for this catalogue")
+            x = interaction_matrix(dataset.train, self.n_users, self.n_items)
+            weights = ease_weights(gram_matrix(x), params.item_item_reg).float()
+            indptr, indices = train_rows(dataset)
+            self.register_buffer("item_item", weights, persistent=False)
+            self.register_buffer("train_indptr", indptr, persistent=False)
+            self.register_buffer("train_indices", indices, persistent=False)
 
     def item_item_graph(self, dataset: Dataset, feature: np.ndarray) -> sp.csr_matrix:
         """The frozen ``[n_items, n_items]`` graph the content side propagates over."""
@@ -159,9 +192,22 @@ class AlignRec(Recommender):
         dense[items] = counts.to(dense.dtype)
         return dense @ (self.feature_gram_sq @ dense)
 
-    def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def embeddings(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        if self.params.item_item_weight > 0:
+            return None  # the scores are no dot products then (see score)
         out = self.forward_all()
         return out.users, out.items
+
+    def score(self, users: torch.Tensor) -> torch.Tensor:
+        if self.params.item_item_weight == 0:
+            return super().score(users)
+        if self._cache is None:
+            out = self.forward_all()
+            self._cache = out.users, out.items
+        user_emb, item_emb = self._cache
+        rows = sparse_rows(self.train_indptr, self.train_indices, users, self.n_items)
+        return (standardised_rows(user_emb[users] @ item_emb.T)
+                + self.params.item_item_weight * standardised_rows(scores_dense_weights(rows, self.item_item)))
 
     def content_input(self, dataset: Dataset) -> np.ndarray:
         return np.asarray(dataset.unified_feature(self.params.feature), dtype=np.float32)

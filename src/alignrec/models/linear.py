@@ -192,3 +192,9 @@ def normalised_content(dataset: Dataset, feature: str | None) -> np.ndarray:
     skipped), or the one matrix ``feature`` names, L2-normalised; items without content have zero rows."""
     inputs = modality_inputs(dataset, feature)
     return concat_normalised([inputs[name] for name in sorted(inputs)])
+
+
+def standardised_rows(scores: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """Each row of ``scores`` ``[b, n]`` as z-scores (mean 0, sample std 1): a per-user monotone rescaling, so two
+    models' scores can be added with a scale-free weight without changing either model's own ranking."""
+    return (scores - scores.mean(1, keepdim=True)) / scores.std(1, keepdim=True).clamp_min(eps)
