@@ -23,8 +23,9 @@ import torch
 from alignrec.cli import main
 from alignrec.content.image import ImageLoadError, efficientnet_lite0, load_image
 from alignrec.errors import AlignRecError, ConfigError, RunDirError
+from alignrec.io import sha256_file
 from alignrec.runs import load_run, rundir
-from alignrec.runs.export import export_run, sha256_file
+from alignrec.runs.export import export_run
 from alignrec.serving.bundle import load_bundle
 from alignrec.serving.errors import RequestError, TooLarge, Unsupported
 from alignrec.serving.newitem import check_image

@@ -68,6 +68,15 @@ def array_fingerprint(*arrays: Any) -> str:
     return digest.hexdigest()[:20]
 
 
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """The SHA-256 hex digest of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def file_stamps(paths: list[Path]) -> list[tuple[str, int, int]]:
     """``(resolved path, size, mtime_ns)`` of each file, sorted: changes whenever any of the files changes."""
     return sorted((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in paths)

@@ -32,7 +32,6 @@ complete, so a reader sees the old export or the new one, never half of one.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import shutil
@@ -51,7 +50,7 @@ from alignrec.content.importers import content_for_dataset
 from alignrec.data import Dataset
 from alignrec.data.dataset import interaction_file, interaction_stem
 from alignrec.errors import DataError, RunDirError
-from alignrec.io import read_json, write_json
+from alignrec.io import read_json, sha256_file, write_json
 from alignrec.runs import rundir
 from alignrec.runs.export_content import encode_report, save_array, write_content
 from alignrec.runs.load import LoadedRun, load_run
@@ -68,13 +67,6 @@ MAX_SCORE_MATRIX = 20_000_000  # floats; a model without embeddings is exported 
 def export_dir(run_dir: str | Path) -> Path:
     return Path(run_dir) / EXPORT
 
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def export_status(run_dir: str | Path) -> str | None:

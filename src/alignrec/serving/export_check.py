@@ -14,7 +14,6 @@ instead of starting "healthy" and failing on requests.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -29,6 +28,7 @@ from alignrec.content.mmenc import MMEnc
 from alignrec.content.registry import encoder_kind, known_dim, spec_path, with_spec_path
 from alignrec.data.dataset import is_stage1_feature
 from alignrec.errors import AlignRecError, RunDirError
+from alignrec.io import sha256_file
 
 REQUIRED_FILES = ("users", "items", "train_indptr", "train_indices")
 OPTIONAL_FILES = ("user_embeddings", "item_embeddings", "scores", "item_content", "mmenc", "removed_users",
@@ -57,13 +57,6 @@ def inside(root: Path, name: Any, where: str) -> Path:
         raise RunDirError(f"{where}: {name!r} points outside {root}; an export names only files inside it")
     return real
 
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # --- the manifest ----------------------------------------------------------------------------------------------
@@ -205,7 +198,7 @@ def export_file(folder: Path, manifest: dict[str, Any], key: str, manifest_path:
     path = inside(folder, files[key], f"{manifest_path}: files[{key!r}]")
     if not path.is_file():
         raise RunDirError(f"{path}: missing (listed in {manifest_path})")
-    digest = sha256_of(path)
+    digest = sha256_file(path)
     if digest != manifest["sha256"][files[key]]:
         raise RunDirError(f"{path}: its SHA-256 differs from the one {manifest_path} records: the file changed "
                           "or is damaged since the export (export the run again)")
