@@ -145,6 +145,7 @@ def test_point1_the_issues_body_is_refused_at_once(client: TestClient) -> None:
         answer = post_json(client, "/recommendations", body)
     assert took[0] < 0.5
     expect(answer, 413, f"larger than {JSON_LIMIT} bytes, the limit of /recommendations", "body")
+    assert answer.headers["connection"] == "close"  # the server does not drain the rest of the body
     # Without a Content-Length the app stops reading at the limit: it never holds more than that in memory.
     with app_time() as took:
         status, pulled = asyncio.run(call_streamed(client.app, "/recommendations", body))

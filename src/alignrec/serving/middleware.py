@@ -99,9 +99,14 @@ class MetricsMiddleware(HttpMiddleware):
             self.metrics.observe(scope["method"], self.template(scope, before), status, time.perf_counter() - start)
 
 
+# A refused body is not read to its end: the 413 closes the connection, so the server does not spend its time
+# draining megabytes it will discard (a client sending 4.5 MB bodies in a loop cost a third of a core that way).
+CLOSE = (b"connection", b"close")
+
+
 class BodyTooLarge(HTTPException):
     def __init__(self, message: str) -> None:
-        super().__init__(413, message)
+        super().__init__(413, message, headers={"connection": "close"})
 
 
 class BodyLimitMiddleware(HttpMiddleware):
@@ -121,7 +126,8 @@ class BodyLimitMiddleware(HttpMiddleware):
         limit = self.limits.get(path.rstrip("/") or "/", self.limit)  # "/items/" is redirected to "/items"
         length = _header(scope, b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
-            await send_json(send, 413, {"error": "too_large", "field": "body", "message": self.message(path, limit)})
+            await send_json(send, 413, {"error": "too_large", "field": "body", "message": self.message(path, limit)},
+                            [CLOSE])
             return
         received = 0
 
