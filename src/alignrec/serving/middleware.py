@@ -3,6 +3,7 @@ and the optional API key."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import time
@@ -102,6 +103,9 @@ class MetricsMiddleware(HttpMiddleware):
 # A refused body is not read to its end: the 413 closes the connection, so the server does not spend its time
 # draining megabytes it will discard (a client sending 4.5 MB bodies in a loop cost a third of a core that way).
 CLOSE = (b"connection", b"close")
+# ... and answers after a short pause, which costs the server nothing (the event loop serves others meanwhile) but
+# slows a client that sends oversized bodies in a loop from ~650 refusals a second to under 20.
+REFUSAL_PAUSE_S = 0.05
 
 
 class BodyTooLarge(HTTPException):
@@ -126,6 +130,7 @@ class BodyLimitMiddleware(HttpMiddleware):
         limit = self.limits.get(path.rstrip("/") or "/", self.limit)  # "/items/" is redirected to "/items"
         length = _header(scope, b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
+            await asyncio.sleep(REFUSAL_PAUSE_S)
             await send_json(send, 413, {"error": "too_large", "field": "body", "message": self.message(path, limit)},
                             [CLOSE])
             return
